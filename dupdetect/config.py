@@ -1,0 +1,238 @@
+"""Typed configuration: the single source of truth for data, tokenizer, model and training.
+
+A run is described by one :class:`Config`. YAML recipes in ``configs/`` and ``key=value``
+overrides on the command line are both checked against these dataclasses: an unknown key
+or a value of the wrong type is a :class:`ConfigError`, never silently ignored.
+
+    cfg = load_config("configs/lcqmc.yaml", ["train.epochs=3", "model.hidden_size=200"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A recipe or override that does not match the typed configuration."""
+
+
+@dataclass
+class DataConfig:
+    """Where the pairs come from. Paths are relative to the working directory."""
+
+    train: str | None = None
+    dev: str | None = None
+    format: str = "auto"  # one of dupdetect.data.FORMATS, or "auto" (by extension/header)
+    # With no dev file, this fraction of train (chosen with `seed`) becomes the dev split.
+    dev_fraction: float = 0.1
+    skip_bad_rows: bool = False  # skip malformed rows (and report how many) instead of failing
+    max_train_pairs: int | None = None  # use a seeded random subset of train (quick runs)
+    max_dev_pairs: int | None = None
+
+
+@dataclass
+class TokenizerConfig:
+    """Vocabulary built from the training texts with the `tokenizers` library."""
+
+    lowercase: bool = True
+    min_frequency: int = 1  # tokens seen fewer times in train map to [UNK]
+    max_vocab: int = 50_000  # including [PAD] and [UNK]
+    max_length: int = 64  # tokens kept per text; longer texts are truncated
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of the ESIM matcher. E = embedding_dim, H = hidden_size."""
+
+    vocab_size: int = 0  # set from the tokenizer when training starts
+    embedding_dim: int = 300
+    hidden_size: int = 300
+    head_hidden: int = 300
+    dropout: float = 0.3  # before the projection and inside the head
+    embedding_dropout: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Time limits make short demo runs possible on a CPU."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    grad_clip: float = 10.0  # max global grad norm
+    warmup_steps: int = 0  # linear warm-up, then constant
+    seed: int = 42
+    device: str = "auto"  # "auto" picks CUDA when present; or "cpu", "cuda", "cuda:1"
+    metric: Literal["accuracy", "f1", "roc_auc", "log_loss"] = "accuracy"  # early stopping
+    patience: int = 3  # evaluations without improvement before stopping
+    eval_every: int = 0  # steps between dev evaluations; 0 = once per epoch
+    max_minutes: float | None = None  # stop training (cleanly) after this wall time
+    log_every: int = 50  # steps between records in the JSONL log
+    bucket_size: int = 100  # batches per length-sorted bucket (1 = no bucketing)
+    threshold_metric: Literal["accuracy", "f1"] = "accuracy"  # what the dev threshold maximises
+    progress: bool = True  # show a progress bar
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check `value` against the annotation `tp`; the only conversions are int -> float
+    and numeric strings -> float (PyYAML reads `5e-4` as a string)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0])
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{where}: expected one of {list(choices)}, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is bool or tp is str:
+        if isinstance(value, tp):
+            return value
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
+    kwargs = {}
+    for name, value in values.items():
+        tp = hints[name]
+        key = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value or {}, key)
+        else:
+            kwargs[name] = _coerce(value, tp, key)
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> Config:
+    """Build a :class:`Config`, rejecting unknown keys and wrongly typed values."""
+    cfg = _build(Config, values, "")
+    _validate(cfg)
+    return cfg
+
+
+def model_config_from_dict(values: dict[str, Any]) -> ModelConfig:
+    return _build(ModelConfig, values, "model")
+
+
+def _validate(cfg: Config) -> None:
+    positive = {
+        "model.embedding_dim": cfg.model.embedding_dim,
+        "model.hidden_size": cfg.model.hidden_size,
+        "model.head_hidden": cfg.model.head_hidden,
+        "train.batch_size": cfg.train.batch_size,
+        "train.eval_batch_size": cfg.train.eval_batch_size,
+        "train.epochs": cfg.train.epochs,
+        "tokenizer.max_length": cfg.tokenizer.max_length,
+        "tokenizer.min_frequency": cfg.tokenizer.min_frequency,
+        "train.bucket_size": cfg.train.bucket_size,
+        "train.log_every": cfg.train.log_every,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{key}: must be >= 1, got {value}")
+    if cfg.tokenizer.max_vocab < 3:
+        raise ConfigError(f"tokenizer.max_vocab: must be >= 3, got {cfg.tokenizer.max_vocab}")
+    for key in ("dropout", "embedding_dropout"):
+        value = getattr(cfg.model, key)
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"model.{key}: must be in [0, 1), got {value}")
+    if not 0.0 < cfg.data.dev_fraction < 1.0:
+        raise ConfigError(f"data.dev_fraction: must be in (0, 1), got {cfg.data.dev_fraction}")
+    if cfg.train.lr <= 0:
+        raise ConfigError(f"train.lr: must be > 0, got {cfg.train.lr}")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`"train.lr=1e-3"` -> (["train", "lr"], 0.001); the value is read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r}: expected key=value, e.g. train.epochs=3")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {text!r}: cannot read value: {e}") from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set dotted keys in a nested dict (validation happens when the Config is built)."""
+    for text in overrides:
+        path, value = parse_override(text)
+        node = values
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {text!r}: {part} is not a section")
+            node = child
+        node[path[-1]] = value
+    return values
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML recipe (or start from defaults) and apply ``key=value`` overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read config: {e.strerror}") from None
+        try:
+            values = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    try:
+        return config_from_dict(apply_overrides(values, overrides or []))
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None

@@ -1,0 +1,5 @@
+"""The ESIM matcher and its stages (one module per file)."""
+
+from dupdetect.model.matcher import ESIM, PAD_ID
+
+__all__ = ["ESIM", "PAD_ID"]

@@ -1,0 +1,61 @@
+"""The ESIM Siamese matcher, wired from one small module per stage.
+
+Shape legend: B batch (pairs), L padded text length, E embedding size, H hidden size.
+Both texts of a pair go through the same (shared) encoder and composition LSTMs; they are
+stacked into one (2B, L) batch so that each LSTM runs once per batch instead of twice.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dupdetect.config import ModelConfig
+from dupdetect.model.alignment import CrossAttention
+from dupdetect.model.comparison import Comparison
+from dupdetect.model.embedding import Embedding
+from dupdetect.model.encoder import BiLSTM
+from dupdetect.model.head import SymmetricHead
+from dupdetect.model.pooling import MeanMaxPool
+
+PAD_ID = 0
+
+
+def stack_pair(a_ids: torch.Tensor, b_ids: torch.Tensor) -> torch.Tensor:
+    """(B, La), (B, Lb) right-padded ids -> (2B, L) with L = max(La, Lb): a rows, then b."""
+    length = max(a_ids.shape[1], b_ids.shape[1])
+    a_ids = F.pad(a_ids, (0, length - a_ids.shape[1]), value=PAD_ID)  # (B, L)
+    b_ids = F.pad(b_ids, (0, length - b_ids.shape[1]), value=PAD_ID)  # (B, L)
+    return torch.cat([a_ids, b_ids])  # (2B, L)
+
+
+class ESIM(nn.Module):
+    """Token ids of two texts -> logit of P(duplicate); score(a, b) == score(b, a)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        if cfg.vocab_size < 2:
+            raise ValueError(f"model.vocab_size must be set from the tokenizer, got {cfg.vocab_size}")
+        self.config = cfg
+        e, h = cfg.embedding_dim, cfg.hidden_size
+        self.embedding = Embedding(cfg.vocab_size, e, cfg.embedding_dropout)
+        self.encoder = BiLSTM(e, h)
+        self.alignment = CrossAttention()
+        self.comparison = Comparison(2 * h, h, cfg.dropout)
+        self.composition = BiLSTM(h, h)
+        self.pooling = MeanMaxPool()
+        self.head = SymmetricHead(4 * h, cfg.head_hidden, cfg.dropout)
+
+    def forward(self, a_ids: torch.Tensor, b_ids: torch.Tensor) -> torch.Tensor:
+        """a_ids (B, La), b_ids (B, Lb), int64, 0 = padding on the right -> logits (B,)."""
+        ids = stack_pair(a_ids, b_ids)  # (2B, L)
+        mask = ids != PAD_ID  # (2B, L)
+        x = self.encoder(self.embedding(ids), mask)  # (2B, L, 2H)
+        a, b = x.chunk(2)  # (B, L, 2H) each
+        a_mask, b_mask = mask.chunk(2)  # (B, L) each
+        a_tilde, b_tilde = self.alignment(a, b, a_mask, b_mask)  # (B, L, 2H) each
+        m = self.comparison(x, torch.cat([a_tilde, b_tilde]))  # (2B, L, H)
+        v = self.pooling(self.composition(m, mask), mask)  # (2B, 4H)
+        v_a, v_b = v.chunk(2)  # (B, 4H) each
+        return self.head(v_a, v_b)  # (B,)
