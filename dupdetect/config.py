@@ -117,20 +117,17 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if value not in choices:
             raise ConfigError(f"{where}: expected one of {list(choices)}, got {value!r}")
         return value
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, bool) and tp is not bool:
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if tp is float and isinstance(value, (int, float)):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        try:
             return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is bool or tp is str:
-        if isinstance(value, tp):
-            return value
+        except ValueError:
+            pass
+    elif tp in (int, bool, str) and isinstance(value, tp):
+        return value
     raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
 
 

@@ -36,7 +36,9 @@ class ESIM(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         if cfg.vocab_size < 2:
-            raise ValueError(f"model.vocab_size must be set from the tokenizer, got {cfg.vocab_size}")
+            raise ValueError(
+                f"model.vocab_size must be set from the tokenizer, got {cfg.vocab_size}"
+            )
         self.config = cfg
         e, h = cfg.embedding_dim, cfg.hidden_size
         self.embedding = Embedding(cfg.vocab_size, e, cfg.embedding_dropout)

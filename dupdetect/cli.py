@@ -1,0 +1,164 @@
+"""Command line: ``dupdetect train | evaluate | predict``. Parses arguments and calls the
+library; every expected failure (bad file, bad config, bad model directory) is one line on
+stderr and exit status 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from dupdetect import __version__
+from dupdetect.batching import EncodedPairs
+from dupdetect.config import ConfigError, load_config
+from dupdetect.data import FORMATS, DataError, Pair, read_pairs
+from dupdetect.detector import DupDetector, ModelDirError
+from dupdetect.device import DeviceError
+from dupdetect.evaluate import compute_metrics, format_metrics, predict_proba
+from dupdetect.vectors import VectorsError
+
+EXPECTED_ERRORS = (ConfigError, DataError, ModelDirError, DeviceError, VectorsError)
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from dupdetect.train import train  # imported here: keeps `predict` start-up light
+
+    overrides = list(args.overrides)
+    for flag, key in ((args.train, "data.train"), (args.dev, "data.dev")):
+        if flag:
+            overrides.append(f"{key}={json.dumps(flag)}")
+    if args.device:
+        overrides.append(f"train.device={args.device}")
+    cfg = load_config(args.config, overrides)
+    out = args.out or Path("runs") / (Path(args.config).stem if args.config else "model")
+    result = train(cfg, out, vectors=args.vectors)
+    print(format_metrics(result.dev_metrics, title=f"dev metrics of the saved model ({out})"))
+    print(
+        f"trained {result.steps:,} steps in {result.train_seconds:.0f} s "
+        f"({result.train_pairs_per_s:,.0f} pairs/s); best at step {result.best_step:,}"
+    )
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    detector = DupDetector.load(args.model_dir, device=args.device)
+    pf = read_pairs(args.data, args.format, skip_bad=args.skip_bad_rows)
+    if pf.skipped:
+        print(f"{args.data}: skipped {pf.skipped:,} bad rows", file=sys.stderr)
+    threshold = detector.threshold if args.threshold is None else args.threshold
+    data = detector.encode(pf.pairs)
+    labels = np.array([p.label for p in pf.pairs], dtype=np.float32)
+    probs = predict_proba(detector.model, data, detector.device, args.batch_size)
+    metrics = compute_metrics(labels, probs, threshold)
+    metrics["data"] = str(args.data)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(format_metrics(metrics, title=f"{args.model_dir} on {args.data}"))
+
+
+def _write_predictions(out: TextIO, pairs: list[Pair], probs: np.ndarray, threshold: float) -> None:
+    for pair, p in zip(pairs, probs, strict=True):
+        record = {
+            "text_a": pair.text_a,
+            "text_b": pair.text_b,
+            "probability": round(float(p), 6),
+            "duplicate": bool(p >= threshold),
+        }
+        if pair.label is not None:
+            record["label"] = pair.label
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _cmd_predict(args: argparse.Namespace) -> None:
+    if args.pairs is None and len(args.texts) != 2:
+        raise SystemExit("dupdetect predict: error: give two texts, or --pairs FILE (- for stdin)")
+    if args.pairs is not None and args.texts:
+        raise SystemExit("dupdetect predict: error: give either two texts or --pairs, not both")
+    detector = DupDetector.load(args.model_dir, device=args.device)
+    threshold = detector.threshold if args.threshold is None else args.threshold
+    if args.pairs is None:
+        a, b = args.texts
+        if not a.strip() or not b.strip():
+            raise DataError("<command line>", None, "both texts must be non-empty")
+        p = float(detector.predict([(a, b)])[0])
+        verdict = "duplicate" if p >= threshold else "not duplicate"
+        print(f"P(duplicate) = {p:.4f}  ->  {verdict}  (threshold {threshold:.4f})")
+        return
+    fmt = args.format if args.format != "auto" or args.pairs != "-" else "tsv"
+    pf = read_pairs(args.pairs, fmt, skip_bad=args.skip_bad_rows, require_labels=False)
+    if pf.skipped:
+        print(f"{args.pairs}: skipped {pf.skipped:,} bad rows", file=sys.stderr)
+    data: EncodedPairs = detector.encode(pf.pairs)
+    probs = predict_proba(detector.model, data, detector.device, args.batch_size)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            _write_predictions(f, pf.pairs, probs, threshold)
+        print(f"wrote {len(probs):,} predictions to {args.output}", file=sys.stderr)
+    else:
+        _write_predictions(sys.stdout, pf.pairs, probs, threshold)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dupdetect", description="Decide whether two texts say the same thing."
+    )
+    parser.add_argument("--version", action="version", version=f"dupdetect {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    formats = ["auto", *FORMATS]
+
+    t = sub.add_parser("train", help="train a model on a labelled pair file")
+    t.add_argument("--config", help="YAML recipe, e.g. configs/lcqmc.yaml (default: built-in)")
+    t.add_argument("--train", help="training pairs (overrides data.train)")
+    t.add_argument("--dev", help="dev pairs (overrides data.dev); default: held out of train")
+    t.add_argument("--out", type=Path, help="model directory to write (default: runs/<config>)")
+    t.add_argument("--vectors", help="pretrained word vectors, GloVe/word2vec text format")
+    t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    t.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.epochs=3")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="metrics of a saved model on a labelled pair file")
+    e.add_argument("model_dir", type=Path)
+    e.add_argument("data", help="labelled pair file (tsv, csv, mrpc, quora, jsonl; .gz ok)")
+    e.add_argument("--format", default="auto", choices=formats)
+    e.add_argument("--threshold", type=float, help="decision threshold (default: the saved one)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--skip-bad-rows", action="store_true", help="skip malformed rows, count them")
+    e.add_argument("--batch-size", type=int, default=256)
+    e.add_argument("--device", default="auto")
+    e.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="P(duplicate) for two texts or a file of pairs")
+    p.add_argument("model_dir", type=Path)
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="two texts to compare")
+    p.add_argument("--pairs", help="file of pairs (labels optional), or - for stdin")
+    p.add_argument("--format", default="auto", choices=formats)
+    p.add_argument("--output", "-o", help="write JSON lines here instead of stdout")
+    p.add_argument("--threshold", type=float, help="decision threshold (default: the saved one)")
+    p.add_argument("--skip-bad-rows", action="store_true", help="skip malformed rows, count them")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        args.func(args)
+    except EXPECTED_ERRORS as e:
+        print(f"dupdetect {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"dupdetect {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

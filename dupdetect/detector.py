@@ -1,0 +1,151 @@
+"""A trained model as users hold it: weights, tokenizer, config and decision threshold.
+
+A saved model is a directory, readable without running any code from it:
+
+    config.json        the full Config of the run, plus the decision threshold
+    tokenizer.json     the `tokenizers` vocabulary and normalisation
+    model.safetensors  the weights (safetensors: plain tensors, no pickle)
+    metrics.json       dev metrics of the saved checkpoint (written by training)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
+
+from dupdetect import __version__
+from dupdetect.batching import EncodedPairs
+from dupdetect.config import Config, ConfigError, config_from_dict
+from dupdetect.device import resolve_device
+from dupdetect.evaluate import predict_proba
+from dupdetect.model import ESIM
+from dupdetect.tokenizer import encode, load_tokenizer
+
+CONFIG_FILE = "config.json"
+TOKENIZER_FILE = "tokenizer.json"
+WEIGHTS_FILE = "model.safetensors"
+METRICS_FILE = "metrics.json"
+FORMAT_VERSION = 1
+
+
+class ModelDirError(ValueError):
+    """A model directory that is missing, incomplete or corrupt; str() names the file."""
+
+
+def _write_atomic(path: Path, write: Any) -> None:
+    """Write through a temporary file and rename, so a crash never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, value: Any) -> None:
+    _write_atomic(path, lambda p: p.write_text(json.dumps(value, indent=2, ensure_ascii=False)))
+
+
+class DupDetector:
+    """Scores text pairs: ``DupDetector.load(dir).predict([(a, b), ...])``."""
+
+    def __init__(
+        self, model: ESIM, tokenizer: Tokenizer, config: Config, threshold: float = 0.5
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config
+        self.threshold = threshold
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def encode(self, pairs: Iterable[Sequence[str]]) -> EncodedPairs:
+        """Tokenise (text_a, text_b) pairs (or Pair objects) into ids. An empty or
+        whitespace-only text is a ValueError naming the pair: it has nothing to compare."""
+        a, b = [], []
+        for i, pair in enumerate(pairs):
+            texts = (
+                (pair[0], pair[1])
+                if isinstance(pair, (tuple, list))
+                else (pair.text_a, pair.text_b)
+            )
+            for name, text in zip(("text_a", "text_b"), texts, strict=True):
+                if not isinstance(text, str) or not text.strip():
+                    raise ValueError(f"pair {i}: {name} must be a non-empty string, got {text!r}")
+            a.append(texts[0])
+            b.append(texts[1])
+        return EncodedPairs(encode(self.tokenizer, a), encode(self.tokenizer, b))
+
+    def predict(self, pairs: Iterable[Sequence[str]], batch_size: int = 256) -> np.ndarray:
+        """P(duplicate) for each (text_a, text_b) pair, in order: (N,) float64 in [0, 1]."""
+        data = self.encode(pairs)
+        if len(data) == 0:
+            return np.empty(0, dtype=np.float64)
+        return predict_proba(self.model, data, self.device, batch_size)
+
+    def save(self, directory: str | Path) -> None:
+        """Write config.json, tokenizer.json and model.safetensors into `directory`."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        _write_atomic(out / WEIGHTS_FILE, lambda p: save_file(state, str(p)))
+        _write_atomic(out / TOKENIZER_FILE, lambda p: self.tokenizer.save(str(p)))
+        self.save_config(out)
+
+    def save_config(self, directory: str | Path) -> None:
+        """Write only config.json (e.g. after tuning the threshold of saved weights)."""
+        meta = {
+            "dupdetect_version": __version__,
+            "format_version": FORMAT_VERSION,
+            "threshold": self.threshold,
+            **self.config.to_dict(),
+        }
+        write_json(Path(directory) / CONFIG_FILE, meta)
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str = "auto") -> DupDetector:
+        """Load a saved model directory onto `device` ("auto": CUDA when present)."""
+        root = Path(directory)
+        if not root.is_dir():
+            raise ModelDirError(f"{root}: no such model directory")
+        for name in (CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE):
+            if not (root / name).is_file():
+                raise ModelDirError(
+                    f"{root / name}: missing; a dupdetect model directory holds "
+                    f"{CONFIG_FILE}, {TOKENIZER_FILE} and {WEIGHTS_FILE}"
+                )
+        try:
+            meta = json.loads((root / CONFIG_FILE).read_text(encoding="utf-8"))
+            threshold = float(meta.pop("threshold"))
+            meta.pop("dupdetect_version", None)
+            if meta.pop("format_version", None) != FORMAT_VERSION:
+                raise ConfigError(f"format_version is not {FORMAT_VERSION}")
+            config = config_from_dict(meta)
+        except (ValueError, KeyError, TypeError) as e:
+            raise ModelDirError(f"{root / CONFIG_FILE}: not a dupdetect config: {e}") from None
+        try:
+            tokenizer = load_tokenizer(root / TOKENIZER_FILE)
+        except Exception as e:  # the Rust side raises a bare Exception
+            raise ModelDirError(f"{root / TOKENIZER_FILE}: cannot be read: {e}") from None
+        try:
+            state = load_file(str(root / WEIGHTS_FILE))
+        except (SafetensorError, OSError) as e:
+            raise ModelDirError(f"{root / WEIGHTS_FILE}: cannot be read: {e}") from None
+        model = ESIM(config.model)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[1:2] or [str(e)]
+            raise ModelDirError(
+                f"{root / WEIGHTS_FILE}: weights do not fit config.json: {first[0].strip()}"
+            ) from None
+        model.to(resolve_device(device)).eval()
+        return cls(model, tokenizer, config, threshold)

@@ -1,0 +1,60 @@
+"""Vocabulary and tokenisation with the Rust `tokenizers` library (saved as tokenizer.json).
+
+Normalisation is NFKC, then BERT's cleaning: control characters dropped, every CJK character
+surrounded by spaces (so Chinese is split into characters), optional lower-casing.
+Pre-tokenisation splits on whitespace and punctuation. The vocabulary is a word-level
+table built from the training texts, with [PAD] = 0 and [UNK] = 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+from dupdetect.config import TokenizerConfig
+
+PAD, UNK = "[PAD]", "[UNK]"
+PAD_ID, UNK_ID = 0, 1
+
+
+def new_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
+    """An untrained tokenizer with dupdetect's normalisation and pre-tokenisation."""
+    tok = Tokenizer(models.WordLevel(unk_token=UNK))
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.NFKC(),
+            normalizers.BertNormalizer(
+                clean_text=True, handle_chinese_chars=True, strip_accents=False,
+                lowercase=cfg.lowercase,
+            ),
+        ]
+    )  # fmt: skip
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.enable_truncation(cfg.max_length)
+    return tok
+
+
+def build_tokenizer(texts: Iterable[str], cfg: TokenizerConfig) -> Tokenizer:
+    """Learn the vocabulary from `texts` (the training split only)."""
+    tok = new_tokenizer(cfg)
+    trainer = trainers.WordLevelTrainer(
+        vocab_size=cfg.max_vocab,
+        min_frequency=cfg.min_frequency,
+        special_tokens=[PAD, UNK],
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    assert tok.token_to_id(PAD) == PAD_ID and tok.token_to_id(UNK) == UNK_ID
+    return tok
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    return Tokenizer.from_file(str(path))
+
+
+def encode(tok: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids per text (truncated to the saved max_length). A text whose characters
+    all normalise away still gets one token, [UNK], so no text is ever empty."""
+    return [enc.ids or [UNK_ID] for enc in tok.encode_batch(list(texts))]

@@ -1,0 +1,247 @@
+"""The training loop, written out in one place.
+
+    result = train(load_config("configs/lcqmc.yaml"), out_dir="runs/lcqmc")
+
+Reads the pairs, builds the vocabulary from the training texts, trains with AdamW on
+length-bucketed batches, evaluates on dev (every epoch or every `eval_every` steps), keeps
+the best checkpoint on disk, stops early when dev stops improving or the time budget ends,
+and finally tunes the decision threshold on dev. Everything is logged as JSON lines to
+``<out_dir>/train_log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from dupdetect.batching import EncodedPairs, collate, training_batches
+from dupdetect.config import Config, ConfigError
+from dupdetect.data import Pair, PairFile, read_pairs
+from dupdetect.detector import METRICS_FILE, DupDetector, write_json
+from dupdetect.device import resolve_device
+from dupdetect.evaluate import compute_metrics, evaluate, tune_threshold
+from dupdetect.model import ESIM
+from dupdetect.tokenizer import build_tokenizer, encode
+from dupdetect.vectors import load_vectors
+
+log = logging.getLogger("dupdetect")
+LOG_FILE = "train_log.jsonl"
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    dev_metrics: dict[str, Any]  # at the tuned threshold, for the saved checkpoint
+    best_step: int
+    steps: int
+    train_seconds: float
+    train_pairs_per_s: float
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _read(path: str, cfg: Config, what: str) -> PairFile:
+    pf = read_pairs(path, cfg.data.format, skip_bad=cfg.data.skip_bad_rows)
+    skipped = f", skipped {pf.skipped:,} bad rows" if pf.skipped else ""
+    log.info(f"{what}: {len(pf.pairs):,} pairs from {path} ({pf.format}{skipped})")
+    for problem in pf.problems[:5]:
+        log.warning(f"  skipped {problem}")
+    return pf
+
+
+def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list[Pair]]:
+    """Train and dev pairs; without a dev file a seeded `dev_fraction` of train is held out."""
+    if not cfg.data.train:
+        raise ConfigError("data.train: no training file given (use --train or the recipe)")
+    train = _read(cfg.data.train, cfg, "train").pairs
+    if cfg.data.dev:
+        dev = _read(cfg.data.dev, cfg, "dev").pairs
+    else:
+        order = rng.permutation(len(train))
+        n_dev = max(1, round(len(train) * cfg.data.dev_fraction))
+        dev = [train[i] for i in order[:n_dev]]
+        train = [train[i] for i in order[n_dev:]]
+        log.info(f"dev: {len(dev):,} pairs held out of train (data.dev_fraction)")
+    for name, limit in (("train", cfg.data.max_train_pairs), ("dev", cfg.data.max_dev_pairs)):
+        pairs = train if name == "train" else dev
+        if limit is not None and limit < len(pairs):
+            keep = np.sort(rng.choice(len(pairs), size=limit, replace=False))
+            pairs[:] = [pairs[i] for i in keep]
+            log.info(f"{name}: using a random {limit:,} of them (data.max_{name}_pairs)")
+    return train, dev
+
+
+def _encode(tok: Any, pairs: list[Pair]) -> EncodedPairs:
+    labels = np.array([p.label for p in pairs], dtype=np.float32)
+    a = encode(tok, [p.text_a for p in pairs])
+    b = encode(tok, [p.text_b for p in pairs])
+    return EncodedPairs(a, b, labels)
+
+
+def _metric_value(metrics: dict[str, Any], name: str) -> float:
+    """Higher is better for every metric used to pick checkpoints."""
+    value = metrics[name]
+    if value is None:
+        return -math.inf
+    return -value if name == "log_loss" else value
+
+
+class _JsonLog:
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("w", encoding="utf-8")
+        self.start = time.perf_counter()
+
+    def write(self, event: str, **fields: Any) -> None:
+        record = {"event": event, "time_s": round(time.perf_counter() - self.start, 3), **fields}
+        self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> TrainResult:
+    """Train a model as `cfg` says and save the best checkpoint to `out_dir`."""
+    cfg = copy.deepcopy(cfg)
+    out = Path(out_dir)
+    tc = cfg.train
+    seed_everything(tc.seed)
+    rng = np.random.default_rng(tc.seed)
+    device = resolve_device(tc.device)
+
+    train_pairs, dev_pairs = load_splits(cfg, rng)
+    tok = build_tokenizer((t for p in train_pairs for t in (p.text_a, p.text_b)), cfg.tokenizer)
+    cfg.model.vocab_size = tok.get_vocab_size()
+    train_data, dev_data = _encode(tok, train_pairs), _encode(tok, dev_pairs)
+    model = ESIM(cfg.model)
+    if vectors:
+        with torch.no_grad():
+            coverage = load_vectors(vectors, tok, model.embedding.table.weight)
+        log.info(f"vectors {vectors}: {coverage}")
+    model.to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info(
+        f"vocabulary {cfg.model.vocab_size:,} tokens; model {n_params:,} parameters; "
+        f"device {device}"
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    jlog = _JsonLog(out / LOG_FILE)
+    jlog.write(
+        "start", config=cfg.to_dict(), train_pairs=len(train_data), dev_pairs=len(dev_data),
+        vocab_size=cfg.model.vocab_size, parameters=n_params, device=str(device),
+    )  # fmt: skip
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    warmup = max(tc.warmup_steps, 1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
+    detector = DupDetector(model, tok, cfg)
+
+    best_score, best_step, bad_evals, step, pairs_seen = -math.inf, 0, 0, 0, 0
+    best_probs = np.empty(0)
+    train_seconds, stop = 0.0, ""
+    deadline = None if tc.max_minutes is None else time.perf_counter() + 60 * tc.max_minutes
+
+    def run_eval(epoch: int) -> None:
+        nonlocal best_score, best_step, bad_evals, stop, best_probs
+        metrics, probs = evaluate(model, dev_data, device, 0.5, tc.eval_batch_size)
+        score = _metric_value(metrics, tc.metric)
+        improved = score > best_score
+        if improved:
+            best_score, best_step, bad_evals, best_probs = score, step, 0, probs
+            detector.save(out)  # the best checkpoint is always on disk
+        else:
+            bad_evals += 1
+            if bad_evals >= tc.patience:
+                stop = f"no dev {tc.metric} improvement in {tc.patience} evaluations"
+        jlog.write("eval", epoch=epoch, step=step, dev=metrics, best=improved)
+        log.info(
+            f"epoch {epoch} step {step}: dev accuracy {metrics['accuracy']:.4f} "
+            f"f1 {metrics['f1']:.4f} auc {metrics['roc_auc'] or float('nan'):.4f} "
+            f"log_loss {metrics['log_loss']:.4f}{'  (best)' if improved else ''}"
+        )
+
+    for epoch in range(1, tc.epochs + 1):
+        model.train()
+        batches = training_batches(train_data.lengths(), tc.batch_size, tc.bucket_size, rng)
+        bar = tqdm(
+            total=len(train_data), desc=f"epoch {epoch}", unit="pair", unit_scale=True,
+            disable=not tc.progress, leave=False, dynamic_ncols=True,
+        )  # fmt: skip
+        epoch_loss, epoch_pairs, epoch_start = 0.0, 0, time.perf_counter()
+        window_loss, window_pairs, window_start = 0.0, 0, time.perf_counter()
+        for index in batches:
+            a, b, y = collate(train_data, index)
+            a, b, y = a.to(device), b.to(device), y.to(device)
+            loss = F.binary_cross_entropy_with_logits(model(a, b), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            n, batch_loss = len(index), loss.item()
+            pairs_seen += n
+            epoch_loss, epoch_pairs = epoch_loss + batch_loss * n, epoch_pairs + n
+            window_loss, window_pairs = window_loss + batch_loss * n, window_pairs + n
+            bar.update(n)
+            bar.set_postfix(loss=f"{epoch_loss / epoch_pairs:.4f}", refresh=False)
+            if step % tc.log_every == 0:
+                rate = window_pairs / (time.perf_counter() - window_start)
+                jlog.write(
+                    "step", epoch=epoch, step=step, pairs=pairs_seen,
+                    loss=window_loss / window_pairs, lr=scheduler.get_last_lr()[0],
+                    pairs_per_s=round(rate, 1),
+                )  # fmt: skip
+                window_loss, window_pairs, window_start = 0.0, 0, time.perf_counter()
+            if deadline is not None and time.perf_counter() > deadline:
+                stop = f"time budget of {tc.max_minutes} minutes used"
+            if tc.eval_every and (step % tc.eval_every == 0 or stop):
+                train_seconds += time.perf_counter() - epoch_start
+                run_eval(epoch)
+                epoch_start = time.perf_counter()
+            if stop:
+                break
+        bar.close()
+        train_seconds += time.perf_counter() - epoch_start
+        if not tc.eval_every:
+            run_eval(epoch)
+        train_loss = epoch_loss / max(epoch_pairs, 1)
+        jlog.write("epoch", epoch=epoch, step=step, train_loss=train_loss, pairs=epoch_pairs)
+        log.info(
+            f"epoch {epoch} done: train loss {train_loss:.4f}, {epoch_pairs:,} pairs, "
+            f"{pairs_seen / max(train_seconds, 1e-9):,.0f} training pairs/s"
+        )
+        if stop:
+            log.info(f"stopping: {stop}")
+            break
+
+    # The best checkpoint is on disk; tune its decision threshold on its dev scores.
+    detector.threshold = tune_threshold(dev_data.labels, best_probs, tc.threshold_metric)
+    dev_metrics = compute_metrics(dev_data.labels, best_probs, detector.threshold)
+    detector.save_config(out)
+    rate = pairs_seen / max(train_seconds, 1e-9)
+    summary = {
+        "dev": dev_metrics, "best_step": best_step, "steps": step,
+        "train_seconds": round(train_seconds, 1), "train_pairs_per_s": round(rate, 1),
+        "train_pairs": len(train_data), "stop_reason": stop or f"{tc.epochs} epochs done",
+    }  # fmt: skip
+    write_json(out / METRICS_FILE, summary)
+    jlog.write("end", **summary)
+    jlog.close()
+    return TrainResult(out, dev_metrics, best_step, step, train_seconds, rate)

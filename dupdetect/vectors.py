@@ -1,0 +1,67 @@
+"""Pretrained word vectors in the GloVe / word2vec text format.
+
+One vector per line: ``word v1 v2 ... vE`` separated by spaces; word2vec files start with a
+``count dim`` header line, which is recognised and skipped. Words are normalised like the
+texts (so "Apple" in a cased file matches "apple" in a lower-cased vocabulary); the first
+vector seen for a vocabulary entry wins.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+
+from dupdetect.tokenizer import PAD_ID
+
+
+class VectorsError(ValueError):
+    """A vectors file that cannot be used; str() names the file and line."""
+
+
+@dataclass
+class VectorCoverage:
+    found: int  # vocabulary entries initialised from the file
+    vocab_size: int
+
+    def __str__(self) -> str:
+        share = self.found / max(self.vocab_size - 2, 1)
+        return f"{self.found:,} of {self.vocab_size - 2:,} vocabulary tokens found ({share:.1%})"
+
+
+def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> VectorCoverage:
+    """Copy the vectors of vocabulary tokens found in `path` into `table` (V, E), in place."""
+    vocab_size, dim = table.shape
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    seen: set[int] = set()
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="strict") as f:
+            for line_no, line in enumerate(f, start=1):
+                parts = line.rstrip().split(" ")
+                if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                    continue  # word2vec header
+                if len(parts) < 2:
+                    continue  # blank line
+                if len(parts) != dim + 1:
+                    raise VectorsError(
+                        f"{path}:{line_no}: expected a word and {dim} numbers "
+                        f"(model.embedding_dim), got {len(parts) - 1} numbers"
+                    )
+                word = tok.normalizer.normalize_str(parts[0]) if tok.normalizer else parts[0]
+                idx = tok.token_to_id(word)
+                if idx is None or idx == PAD_ID or idx in seen:
+                    continue
+                try:
+                    table[idx] = torch.tensor([float(x) for x in parts[1:]])
+                except ValueError:
+                    raise VectorsError(f"{path}:{line_no}: not a number in the vector") from None
+                seen.add(idx)
+    except FileNotFoundError:
+        raise VectorsError(f"{path}: no such vectors file") from None
+    except UnicodeDecodeError as e:
+        raise VectorsError(f"{path}: not UTF-8 text ({e.reason})") from None
+    return VectorCoverage(found=len(seen), vocab_size=vocab_size)

@@ -1,0 +1,131 @@
+"""Shared fixtures: tiny models built in code, synthetic pair files, the real data folder."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from dupdetect.config import Config, ModelConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """A file under ../shared/data; skips the test when absent, except in CI where it fails."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing: CI must have ../shared/data beside the project")
+        pytest.skip(f"{path} not available")
+    return path
+
+
+def tiny_model_config(vocab_size: int = 50) -> ModelConfig:
+    return ModelConfig(
+        vocab_size=vocab_size, embedding_dim=8, hidden_size=6, head_hidden=5,
+        dropout=0.0, embedding_dropout=0.0,
+    )  # fmt: skip
+
+
+def random_ids(lengths: list[int], vocab_size: int, generator: torch.Generator) -> torch.Tensor:
+    """Right-padded (B, max(lengths)) ids in 1..vocab_size-1, 0 as padding."""
+    ids = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
+    for i, n in enumerate(lengths):
+        ids[i, :n] = torch.randint(1, vocab_size, (n,), generator=generator)
+    return ids
+
+
+WORDS = [
+    "how",
+    "what",
+    "why",
+    "when",
+    "where",
+    "can",
+    "do",
+    "does",
+    "is",
+    "the",
+    "a",
+    "my",
+    "your",
+    "to",
+    "of",
+    "in",
+    "for",
+    "buy",
+    "get",
+    "make",
+    "learn",
+    "phone",
+    "car",
+    "house",
+    "money",
+    "job",
+    "code",
+    "python",
+    "java",
+    "music",
+    "movie",
+    "book",
+    "school",
+    "city",
+    "water",
+    "food",
+    "fast",
+    "cheap",
+    "good",
+    "best",
+    "old",
+    "new",
+    "big",
+    "small",
+]
+
+
+def synthetic_pairs(n: int, seed: int = 0) -> list[tuple[str, str, int]]:
+    """Pairs a tiny model can learn in seconds: duplicates reorder the same words (and maybe
+    drop one), non-duplicates share at most a few words."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        a = rng.sample(WORDS, rng.randint(4, 9))
+        if i % 2 == 0:
+            b = a[:]
+            rng.shuffle(b)
+            if len(b) > 4 and rng.random() < 0.5:
+                b.pop()
+            label = 1
+        else:
+            b = rng.sample(WORDS, rng.randint(4, 9))
+            label = 0
+        rows.append((" ".join(a), " ".join(b), label))
+    return rows
+
+
+def write_tsv(path: Path, rows: list[tuple[str, str, int]]) -> Path:
+    path.write_text("".join(f"{a}\t{b}\t{y}\n" for a, b, y in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def pair_files(tmp_path: Path) -> tuple[Path, Path]:
+    """(train.tsv, dev.tsv) of synthetic pairs."""
+    train = write_tsv(tmp_path / "train.tsv", synthetic_pairs(400, seed=1))
+    dev = write_tsv(tmp_path / "dev.tsv", synthetic_pairs(100, seed=2))
+    return train, dev
+
+
+@pytest.fixture
+def tiny_config(pair_files: tuple[Path, Path]) -> Config:
+    """configs/tiny.yaml pointed at the synthetic files."""
+    train, dev = pair_files
+    return load_config(
+        ROOT / "configs" / "tiny.yaml",
+        [f"data.train={train}", f"data.dev={dev}", "train.epochs=3"],
+    )

@@ -1,0 +1,167 @@
+"""The command line end to end on configs/tiny.yaml, and its errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from dupdetect.cli import main
+
+TINY = str(ROOT / "configs" / "tiny.yaml")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conftest import synthetic_pairs, write_tsv
+
+    tmp = tmp_path_factory.mktemp("cli")
+    train = write_tsv(tmp / "train.tsv", synthetic_pairs(300, seed=1))
+    dev = write_tsv(tmp / "dev.tsv", synthetic_pairs(80, seed=2))
+    out = tmp / "model"
+    args = ["train", "--config", TINY, "--train", str(train), "--dev", str(dev), "--out", str(out)]
+    assert main([*args, "train.epochs=2", "--device", "cpu"]) == 0
+    return out
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_evaluate_prints_a_table_and_json(model_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    data = str(model_dir.parent / "dev.tsv")
+    code, out, _ = run(["evaluate", str(model_dir), data], capsys)
+    assert code == 0 and "accuracy" in out and "confusion matrix" in out
+    code, out, _ = run(["evaluate", str(model_dir), data, "--json", "--threshold", "0.3"], capsys)
+    metrics = json.loads(out)
+    assert code == 0 and metrics["threshold"] == 0.3 and metrics["pairs"] == 80
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
+                "log_loss", "confusion_matrix"):  # fmt: skip
+        assert key in metrics
+    assert sum(metrics["confusion_matrix"].values()) == 80
+
+
+def test_predict_two_texts(model_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run(["predict", str(model_dir), "buy a new phone", "phone new buy a"], capsys)
+    assert code == 0 and out.startswith("P(duplicate) = ") and "threshold" in out
+    assert 0.0 <= float(out.split()[2]) <= 1.0
+
+
+def test_predict_a_file_and_stdin(
+    model_dir: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("how to learn python\tlearn python how\nbig car\tsmall house\n")
+    code, out, _ = run(["predict", str(model_dir), "--pairs", str(pairs)], capsys)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["text_b"] for r in rows] == ["learn python how", "small house"]
+    assert all(0 <= r["probability"] <= 1 and isinstance(r["duplicate"], bool) for r in rows)
+
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pairs.read_bytes())))
+    code, out_stdin, _ = run(["predict", str(model_dir), "--pairs", "-"], capsys)
+    assert code == 0 and out_stdin == out
+
+    target = tmp_path / "out.jsonl"
+    code, _, err = run(
+        ["predict", str(model_dir), "--pairs", str(pairs), "-o", str(target)], capsys
+    )
+    assert code == 0 and target.read_text() == out and "wrote 2 predictions" in err
+
+
+def test_installed_entry_point_runs(model_dir: Path) -> None:
+    exe = shutil.which("dupdetect") or shutil.which(
+        "dupdetect", path=str(Path(sys.executable).parent)
+    )
+    assert exe, "the dupdetect console script is not installed (pip install -e .)"
+    proc = subprocess.run(
+        [exe, "predict", str(model_dir), "how old", "old how"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("P(duplicate) = ")
+
+
+# --- bad input: one clear line naming the problem, exit status 1, no traceback -------------
+
+
+def _error(args: list[str], capsys: pytest.CaptureFixture) -> str:
+    code, _, err = run(args, capsys)
+    assert code == 1, err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_bad_row_names_file_and_line(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("a b\tc d\t1\ne f\tg h\t2\n")
+    err = _error(["evaluate", str(model_dir), str(bad)], capsys)
+    assert f"{bad}:2:" in err and "label" in err
+    code, out, err = run(
+        ["evaluate", str(model_dir), str(bad), "--skip-bad-rows", "--json"], capsys
+    )
+    assert code == 0 and json.loads(out)["pairs"] == 1 and "skipped 1 bad rows" in err
+
+
+def test_empty_text_is_an_error(model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path):
+    bad = tmp_path / "empty.tsv"
+    bad.write_text("a b\t \t1\n")
+    assert f"{bad}:1:" in _error(["evaluate", str(model_dir), str(bad)], capsys)
+    assert "non-empty" in _error(["predict", str(model_dir), "hello", "  "], capsys)
+
+
+def test_missing_and_corrupt_model_directories(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    err = _error(["predict", str(tmp_path / "nope"), "a", "b"], capsys)
+    assert "no such model directory" in err
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    (broken / "tokenizer.json").unlink()
+    assert "tokenizer.json: missing" in _error(["predict", str(broken), "a", "b"], capsys)
+    shutil.copy(model_dir / "tokenizer.json", broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    assert "model.safetensors: cannot be read" in _error(["predict", str(broken), "a", "b"], capsys)
+    (broken / "config.json").write_text("{not json")
+    assert "config.json: not a dupdetect config" in _error(
+        ["predict", str(broken), "a", "b"], capsys
+    )
+
+
+def test_weights_that_do_not_fit_the_config(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    broken = tmp_path / "resized"
+    shutil.copytree(model_dir, broken)
+    cfg = json.loads((broken / "config.json").read_text())
+    cfg["model"]["hidden_size"] += 1
+    (broken / "config.json").write_text(json.dumps(cfg))
+    assert "weights do not fit config.json" in _error(["predict", str(broken), "a", "b"], capsys)
+
+
+def test_bad_config_and_missing_train_file(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    err = _error(["train", "--config", TINY, "train.epochz=1"], capsys)
+    assert "unknown key(s) ['epochz']" in err and "tiny.yaml" in err
+    assert "no training file" in _error(["train", "--config", TINY], capsys)
+    missing = tmp_path / "missing.tsv"
+    assert "no such file" in _error(["train", "--config", TINY, "--train", str(missing)], capsys)
+
+
+def test_unknown_device_is_an_error(model_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    assert "unknown device" in _error(
+        ["predict", str(model_dir), "a", "b", "--device", "tpu"], capsys
+    )
+
+
+def test_predict_needs_two_texts_or_a_file(model_dir: Path) -> None:
+    with pytest.raises(SystemExit, match="give two texts"):
+        main(["predict", str(model_dir), "only one"])

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from dupdetect.config import Config, ConfigError, load_config, parse_override
+
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+def test_there_are_recipes() -> None:
+    assert {p.name for p in CONFIGS} >= {"tiny.yaml", "lcqmc.yaml", "mrpc.yaml"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_config_loads_and_starts_with_the_command_that_runs_it(path: Path) -> None:
+    cfg = load_config(path)
+    assert isinstance(cfg, Config)
+    head = path.read_text(encoding="utf-8").splitlines()[:4]
+    assert any("dupdetect train --config configs/" + path.name in line for line in head)
+
+
+def test_overrides_are_typed() -> None:
+    cfg = load_config(ROOT / "configs" / "tiny.yaml", ["train.lr=1e-3", "model.hidden_size=7"])
+    assert cfg.train.lr == 0.001 and cfg.model.hidden_size == 7
+    assert cfg.train.batch_size == 16  # from the recipe
+    assert parse_override("data.train=a=b.tsv") == (["data", "train"], "a=b.tsv")
+
+
+def test_yaml_exponent_without_dot_is_a_float() -> None:
+    # PyYAML reads 5e-4 as a string; a float field still accepts it.
+    assert load_config(None, ["train.lr=5e-4"]).train.lr == 0.0005
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epochz=3", "unknown key(s) ['epochz']"),
+        ("nonsense.x=1", "unknown key(s) ['nonsense']"),
+        ("train.epochs=three", "train.epochs: expected int, got 'three'"),
+        ("train.epochs=2.5", "train.epochs: expected int, got 2.5"),
+        ("train.progress=maybe", "train.progress: expected bool, got 'maybe'"),
+        ("train.metric=speed", "train.metric: expected one of"),
+        ("model.dropout=1.5", "model.dropout: must be in [0, 1)"),
+        ("train.batch_size=0", "train.batch_size: must be >= 1"),
+        ("train", "expected key=value"),
+    ],
+)
+def test_bad_overrides_are_clear_errors(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=None) as err:
+        load_config(None, [override])
+    assert message in str(err.value)
+
+
+def test_bad_recipe_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("train:\n  epochs: [1, 2]\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: train.epochs: expected int")
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "missing.yaml")

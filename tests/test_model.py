@@ -1,0 +1,131 @@
+"""The bugs attention matchers really have: padding leaking in, asymmetry, dead parameters."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from conftest import random_ids, tiny_model_config
+from dupdetect.model import ESIM
+from dupdetect.model.alignment import CrossAttention
+from dupdetect.model.comparison import Comparison
+from dupdetect.model.encoder import BiLSTM
+from dupdetect.model.head import SymmetricHead
+from dupdetect.model.matcher import stack_pair
+from dupdetect.model.pooling import MeanMaxPool
+
+
+def _model(seed: int = 0, vocab_size: int = 50) -> ESIM:
+    torch.manual_seed(seed)
+    return ESIM(tiny_model_config(vocab_size)).eval()
+
+
+def test_bilstm_backward_direction_does_not_read_padding() -> None:
+    torch.manual_seed(0)
+    lstm = BiLSTM(4, 3)
+    x = torch.randn(1, 5, 4)
+    padded = torch.cat([x, torch.randn(1, 3, 4) * 100], dim=1)  # (1, 8, 4), garbage padding
+    mask = torch.tensor([[True] * 5 + [False] * 3])
+    alone = lstm(x, torch.ones(1, 5, dtype=torch.bool))  # (1, 5, 6)
+    batched = lstm(padded, mask)  # (1, 8, 6)
+    torch.testing.assert_close(batched[:, :5], alone, rtol=0, atol=1e-6)
+    assert batched[:, 5:].abs().max().item() == 0.0
+    # The plain padded nn.LSTM gets this wrong: its backward pass starts in the padding.
+    naive = nn.LSTM(4, 3, batch_first=True, bidirectional=True)
+    naive_alone, naive_batched = naive(x)[0], naive(padded)[0][:, :5]
+    assert (naive_alone[..., 3:] - naive_batched[..., 3:]).abs().max().item() > 1e-3
+
+
+def test_bilstm_backward_state_at_first_token_has_read_the_whole_text() -> None:
+    torch.manual_seed(0)
+    lstm = BiLSTM(2, 3)
+    x = torch.randn(1, 4, 2)
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    changed = x.clone()
+    changed[0, 3] += 1.0  # alter the last token only
+    out, out2 = lstm(x, mask), lstm(changed, mask)
+    assert torch.equal(out[0, 0, :3], out2[0, 0, :3])  # forward state at token 0: unchanged
+    assert not torch.equal(out[0, 0, 3:], out2[0, 0, 3:])  # backward state: changed
+
+
+def test_cross_attention_aligns_to_the_matching_token_and_never_to_padding() -> None:
+    a = torch.tensor([[[10.0, 0.0], [0.0, 10.0]]])  # (1, 2, 2)
+    b = torch.tensor([[[0.0, 10.0], [10.0, 0.0], [1e4, 1e4]]])  # (1, 3, 2), last is padding
+    a_mask = torch.tensor([[True, True]])
+    b_mask = torch.tensor([[True, True, False]])
+    a_tilde, b_tilde = CrossAttention()(a, b, a_mask, b_mask)
+    torch.testing.assert_close(a_tilde, torch.tensor([[[10.0, 0.0], [0.0, 10.0]]]))
+    torch.testing.assert_close(b_tilde[:, :2], torch.tensor([[[0.0, 10.0], [10.0, 0.0]]]))
+
+
+def test_comparison_features_are_token_aligned_difference_and_product() -> None:
+    comp = Comparison(2, 4)
+    with torch.no_grad():
+        comp.projection.weight.zero_()
+        comp.projection.bias.zero_()
+        comp.projection.weight[0, 4] = 1.0  # x - x̃, first dim
+        comp.projection.weight[1, 6] = 1.0  # x ⊙ x̃, first dim
+    x, x_tilde = torch.tensor([[[3.0, 1.0]]]), torch.tensor([[[1.0, 5.0]]])
+    assert comp(x, x_tilde).tolist() == [[[2.0, 3.0, 0.0, 0.0]]]
+
+
+def test_mean_max_pool_shape_and_values() -> None:
+    x = torch.tensor([[[1.0], [3.0], [9.0]]])
+    out = MeanMaxPool()(x, torch.tensor([[True, True, False]]))
+    assert out.tolist() == [[2.0, 3.0]]
+
+
+def test_head_is_exactly_symmetric() -> None:
+    torch.manual_seed(0)
+    head = SymmetricHead(7, 5).eval()
+    v_a, v_b = torch.randn(16, 7), torch.randn(16, 7)
+    assert torch.equal(head(v_a, v_b), head(v_b, v_a))
+
+
+def test_stack_pair_pads_both_texts_to_one_length() -> None:
+    ids = stack_pair(torch.tensor([[1, 2, 3]]), torch.tensor([[4]]))
+    assert ids.tolist() == [[1, 2, 3], [4, 0, 0]]
+
+
+def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch() -> None:
+    model = _model()
+    g = torch.Generator().manual_seed(1)
+    la, lb = [3, 9, 1, 6, 12, 4], [7, 2, 5, 12, 1, 8]
+    a, b = random_ids(la, 50, g), random_ids(lb, 50, g)
+    with torch.no_grad():
+        batch = model(a, b)  # (6,)
+        for i in range(len(la)):
+            alone = model(a[i : i + 1, : la[i]], b[i : i + 1, : lb[i]])
+            assert abs(alone.item() - batch[i].item()) <= 1e-5, i
+
+
+def test_score_is_exactly_symmetric() -> None:
+    model = _model()
+    g = torch.Generator().manual_seed(2)
+    a = random_ids([5, 2, 8, 3], 50, g)
+    b = random_ids([1, 9, 4, 4], 50, g)
+    with torch.no_grad():
+        assert torch.equal(model(a, b), model(b, a))
+
+
+def test_every_trainable_parameter_gets_a_gradient() -> None:
+    torch.manual_seed(0)
+    model = ESIM(tiny_model_config()).train()
+    g = torch.Generator().manual_seed(3)
+    a, b = random_ids([4, 6, 2], 50, g), random_ids([5, 3, 7], 50, g)
+    loss = nn.functional.binary_cross_entropy_with_logits(model(a, b), torch.tensor([1.0, 0, 1]))
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+        assert p.grad.abs().sum().item() > 0, name
+    assert model.embedding.table.weight.grad[0].abs().sum().item() == 0.0  # [PAD] row
+
+
+def test_output_is_one_logit_per_pair_and_eval_is_deterministic() -> None:
+    model = _model()
+    g = torch.Generator().manual_seed(4)
+    a, b = random_ids([3, 4], 50, g), random_ids([2, 5], 50, g)
+    with torch.no_grad():
+        out = model(a, b)
+        assert out.shape == (2,)
+        assert torch.equal(out, model(a, b))

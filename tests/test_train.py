@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import synthetic_pairs
+from dupdetect import DupDetector
+from dupdetect.config import Config
+from dupdetect.tokenizer import build_tokenizer
+from dupdetect.train import train
+from dupdetect.vectors import VectorsError, load_vectors
+
+
+def test_training_learns_saves_and_reloads_identically(tiny_config: Config, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    result = train(tiny_config, out)
+    assert {p.name for p in out.iterdir()} >= {
+        "config.json", "tokenizer.json", "model.safetensors", "metrics.json", "train_log.jsonl"
+    }  # fmt: skip
+    assert result.dev_metrics["accuracy"] >= 0.85  # the synthetic task is easy
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dev"]["threshold"] == pytest.approx(result.dev_metrics["threshold"])
+
+    pairs = [(a, b) for a, b, _ in synthetic_pairs(50, seed=9)]
+    first = DupDetector.load(out, device="cpu")
+    second = DupDetector.load(out, device="cpu")
+    p1, p2 = first.predict(pairs), second.predict(pairs)
+    assert p1.shape == (50,) and p1.dtype == np.float64
+    assert np.array_equal(p1, p2)
+    assert first.threshold == metrics["dev"]["threshold"]
+    # The same pairs scored one by one give the same numbers as in length-sorted batches.
+    single = np.array([first.predict([pair])[0] for pair in pairs[:10]])
+    np.testing.assert_allclose(single, p1[:10], rtol=0, atol=1e-6)
+
+
+def test_saved_model_round_trip_keeps_every_tensor(tiny_config: Config, tmp_path: Path) -> None:
+    train(tiny_config, tmp_path / "m")
+    detector = DupDetector.load(tmp_path / "m", device="cpu")
+    detector.save(tmp_path / "copy")
+    a, b = (
+        load_file(str(tmp_path / "m" / "model.safetensors")),
+        load_file(str(tmp_path / "copy" / "model.safetensors")),
+    )
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_is_reproducible_with_a_seed(tiny_config: Config, tmp_path: Path) -> None:
+    def losses(out: Path) -> list[float]:
+        train(tiny_config, out)
+        lines = (out / "train_log.jsonl").read_text().splitlines()
+        return [r["loss"] for r in map(json.loads, lines) if r["event"] == "step"]
+
+    first, second = losses(tmp_path / "a"), losses(tmp_path / "b")
+    assert len(first) >= 5 and first == second
+
+
+def test_without_dev_file_a_seeded_share_of_train_is_held_out(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    tiny_config.data.dev = None
+    tiny_config.data.dev_fraction = 0.25
+    tiny_config.train.epochs = 1
+    train(tiny_config, tmp_path / "m")
+    start = json.loads((tmp_path / "m" / "train_log.jsonl").read_text().splitlines()[0])
+    assert (start["train_pairs"], start["dev_pairs"]) == (300, 100)
+
+
+def test_time_budget_stops_training_and_still_saves_a_model(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    tiny_config.train.max_minutes = 0.0
+    tiny_config.train.epochs = 50
+    result = train(tiny_config, tmp_path / "m")
+    assert result.steps == 1
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["stop_reason"].startswith(
+        "time budget"
+    )
+
+
+def test_pretrained_vectors_fill_the_rows_they_cover(tiny_config: Config, tmp_path: Path) -> None:
+    tok = build_tokenizer(["how old are you", "what is your age"], tiny_config.tokenizer)
+    path = tmp_path / "vectors.txt"
+    path.write_text("3 2\nHow 1.0 2.0\nage 0.5 -0.5\nzebra 9 9\n", encoding="utf-8")
+    table = torch.zeros(tok.get_vocab_size(), 2)
+    coverage = load_vectors(path, tok, table)
+    assert coverage.found == 2
+    assert table[tok.token_to_id("how")].tolist() == [1.0, 2.0]
+    assert table[tok.token_to_id("age")].tolist() == [0.5, -0.5]
+    assert str(coverage) == "2 of 8 vocabulary tokens found (25.0%)"
+    path.write_text("how 1.0\n", encoding="utf-8")
+    with pytest.raises(VectorsError, match=r"vectors.txt:1: expected a word and 2 numbers"):
+        load_vectors(path, tok, table)
+
+
+def test_training_with_vectors_reports_coverage(
+    tiny_config: Config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dim = tiny_config.model.embedding_dim
+    path = tmp_path / "glove.txt"
+    path.write_text("".join(f"{w} {' '.join(['0.5'] * dim)}\n" for w in ("phone", "car")))
+    tiny_config.train.epochs = 1
+    with caplog.at_level("INFO", logger="dupdetect"):
+        train(tiny_config, tmp_path / "m", vectors=str(path))
+    assert any(
+        "2 of" in r.message and "vocabulary tokens found" in r.message for r in caplog.records
+    )
+
+
+def test_api_rejects_empty_texts(tiny_config: Config, tmp_path: Path) -> None:
+    tiny_config.train.epochs = 1
+    train(tiny_config, tmp_path / "m")
+    detector = DupDetector.load(tmp_path / "m", device="cpu")
+    assert detector.predict([]).shape == (0,)
+    with pytest.raises(ValueError, match="pair 1: text_b must be a non-empty string"):
+        detector.predict([("a", "b"), ("c", "  ")])
