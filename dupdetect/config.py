@@ -79,7 +79,7 @@ class TrainConfig:
     log_every: int = 50  # steps between records in the JSONL log
     bucket_size: int = 100  # batches per length-sorted bucket (1 = no bucketing)
     threshold_metric: Literal["accuracy", "f1"] = "accuracy"  # what the dev threshold maximises
-    progress: bool = True  # show a progress bar
+    progress: bool = True  # show a progress bar (on a terminal only)
 
 
 @dataclass

@@ -181,7 +181,8 @@ def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> Train
         batches = training_batches(train_data.lengths(), tc.batch_size, tc.bucket_size, rng)
         bar = tqdm(
             total=len(train_data), desc=f"epoch {epoch}", unit="pair", unit_scale=True,
-            disable=not tc.progress, leave=False, dynamic_ncols=True,
+            disable=None if tc.progress else True,  # None: only on a terminal
+            leave=False, dynamic_ncols=True, mininterval=0.5,
         )  # fmt: skip
         epoch_loss, epoch_pairs, epoch_start = 0.0, 0, time.perf_counter()
         window_loss, window_pairs, window_start = 0.0, 0, time.perf_counter()
