@@ -57,6 +57,7 @@ class ModelConfig:
     head_hidden: int = 300
     dropout: float = 0.3  # before the projection and inside the head
     embedding_dropout: float = 0.1
+    exact_match: bool = False  # append "token occurs in the other text" to each embedding
 
 
 @dataclass
@@ -70,6 +71,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 10.0  # max global grad norm
     warmup_steps: int = 0  # linear warm-up, then constant
+    plateau_factor: float = 1.0  # multiply the lr by this after a dev evaluation without
+    # improvement (ESIM's schedule uses 0.5); 1.0 keeps it constant
     seed: int = 42
     device: str = "auto"  # "auto" picks CUDA when present; or "cpu", "cuda", "cuda:1"
     metric: Literal["accuracy", "f1", "roc_auc", "log_loss"] = "accuracy"  # early stopping

@@ -148,8 +148,7 @@ def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> Train
         vocab_size=cfg.model.vocab_size, parameters=n_params, device=str(device),
     )  # fmt: skip
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    warmup = max(tc.warmup_steps, 1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
+    lr_scale = 1.0  # lowered by `plateau_factor` when dev stops improving
     detector = DupDetector(model, tok, cfg)
 
     best_score, best_step, bad_evals, step, pairs_seen = -math.inf, 0, 0, 0, 0
@@ -158,7 +157,7 @@ def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> Train
     deadline = None if tc.max_minutes is None else time.perf_counter() + 60 * tc.max_minutes
 
     def run_eval(epoch: int) -> None:
-        nonlocal best_score, best_step, bad_evals, stop, best_probs
+        nonlocal best_score, best_step, bad_evals, stop, best_probs, lr_scale
         metrics, probs = evaluate(model, dev_data, device, 0.5, tc.eval_batch_size)
         score = _metric_value(metrics, tc.metric)
         improved = score > best_score
@@ -167,6 +166,7 @@ def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> Train
             detector.save(out)  # the best checkpoint is always on disk
         else:
             bad_evals += 1
+            lr_scale *= tc.plateau_factor
             if bad_evals >= tc.patience:
                 stop = f"no dev {tc.metric} improvement in {tc.patience} evaluations"
         jlog.write("eval", epoch=epoch, step=step, dev=metrics, best=improved)
@@ -189,12 +189,14 @@ def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> Train
         for index in batches:
             a, b, y = collate(train_data, index)
             a, b, y = a.to(device), b.to(device), y.to(device)
+            lr = tc.lr * lr_scale * min(1.0, (step + 1) / max(tc.warmup_steps, 1))  # warm-up
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             loss = F.binary_cross_entropy_with_logits(model(a, b), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             optimizer.step()
-            scheduler.step()
             step += 1
             n, batch_loss = len(index), loss.item()
             pairs_seen += n
@@ -206,7 +208,7 @@ def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> Train
                 rate = window_pairs / (time.perf_counter() - window_start)
                 jlog.write(
                     "step", epoch=epoch, step=step, pairs=pairs_seen,
-                    loss=window_loss / window_pairs, lr=scheduler.get_last_lr()[0],
+                    loss=window_loss / window_pairs, lr=lr,
                     pairs_per_s=round(rate, 1),
                 )  # fmt: skip
                 window_loss, window_pairs, window_start = 0.0, 0, time.perf_counter()

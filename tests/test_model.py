@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -10,14 +11,18 @@ from dupdetect.model import ESIM
 from dupdetect.model.alignment import CrossAttention
 from dupdetect.model.comparison import Comparison
 from dupdetect.model.encoder import BiLSTM
+from dupdetect.model.features import exact_match
 from dupdetect.model.head import SymmetricHead
 from dupdetect.model.matcher import stack_pair
 from dupdetect.model.pooling import MeanMaxPool
 
 
-def _model(seed: int = 0, vocab_size: int = 50) -> ESIM:
+def _model(exact_match: bool = False, seed: int = 0) -> ESIM:
     torch.manual_seed(seed)
-    return ESIM(tiny_model_config(vocab_size)).eval()
+    return ESIM(tiny_model_config(exact_match=exact_match)).eval()
+
+
+variants = pytest.mark.parametrize("exact_match", [False, True], ids=["plain", "exact_match"])
 
 
 def test_bilstm_backward_direction_does_not_read_padding() -> None:
@@ -87,8 +92,9 @@ def test_stack_pair_pads_both_texts_to_one_length() -> None:
     assert ids.tolist() == [[1, 2, 3], [4, 0, 0]]
 
 
-def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch() -> None:
-    model = _model()
+@variants
+def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(exact_match: bool) -> None:
+    model = _model(exact_match)
     g = torch.Generator().manual_seed(1)
     la, lb = [3, 9, 1, 6, 12, 4], [7, 2, 5, 12, 1, 8]
     a, b = random_ids(la, 50, g), random_ids(lb, 50, g)
@@ -99,8 +105,9 @@ def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch() -> None:
             assert abs(alone.item() - batch[i].item()) <= 1e-5, i
 
 
-def test_score_is_exactly_symmetric() -> None:
-    model = _model()
+@variants
+def test_score_is_exactly_symmetric(exact_match: bool) -> None:
+    model = _model(exact_match)
     g = torch.Generator().manual_seed(2)
     a = random_ids([5, 2, 8, 3], 50, g)
     b = random_ids([1, 9, 4, 4], 50, g)
@@ -108,9 +115,10 @@ def test_score_is_exactly_symmetric() -> None:
         assert torch.equal(model(a, b), model(b, a))
 
 
-def test_every_trainable_parameter_gets_a_gradient() -> None:
+@variants
+def test_every_trainable_parameter_gets_a_gradient(exact_match: bool) -> None:
     torch.manual_seed(0)
-    model = ESIM(tiny_model_config()).train()
+    model = ESIM(tiny_model_config(exact_match=exact_match)).train()
     g = torch.Generator().manual_seed(3)
     a, b = random_ids([4, 6, 2], 50, g), random_ids([5, 3, 7], 50, g)
     loss = nn.functional.binary_cross_entropy_with_logits(model(a, b), torch.tensor([1.0, 0, 1]))
@@ -121,11 +129,26 @@ def test_every_trainable_parameter_gets_a_gradient() -> None:
     assert model.embedding.table.weight.grad[0].abs().sum().item() == 0.0  # [PAD] row
 
 
-def test_output_is_one_logit_per_pair_and_eval_is_deterministic() -> None:
-    model = _model()
+@variants
+def test_output_is_one_logit_per_pair_and_eval_is_deterministic(exact_match: bool) -> None:
+    model = _model(exact_match)
     g = torch.Generator().manual_seed(4)
     a, b = random_ids([3, 4], 50, g), random_ids([2, 5], 50, g)
     with torch.no_grad():
         out = model(a, b)
         assert out.shape == (2,)
         assert torch.equal(out, model(a, b))
+
+
+def test_exact_match_marks_shared_tokens_but_not_unknown_or_padding() -> None:
+    a = torch.tensor([[5, 1, 7, 0]])  # 1 = [UNK], 0 = [PAD]
+    b = torch.tensor([[7, 1, 0]])
+    assert exact_match(a, b).squeeze(-1).tolist() == [[0.0, 0.0, 1.0, 0.0]]
+    assert exact_match(b, a).squeeze(-1).tolist() == [[1.0, 0.0, 0.0]]
+
+
+def test_exact_match_changes_the_score() -> None:
+    g = torch.Generator().manual_seed(5)
+    a, b = random_ids([4, 6], 50, g), random_ids([5, 3], 50, g)
+    with torch.no_grad():
+        assert not torch.equal(_model(False)(a, b), _model(True)(a, b))

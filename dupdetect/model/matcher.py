@@ -16,6 +16,7 @@ from dupdetect.model.alignment import CrossAttention
 from dupdetect.model.comparison import Comparison
 from dupdetect.model.embedding import Embedding
 from dupdetect.model.encoder import BiLSTM
+from dupdetect.model.features import exact_match
 from dupdetect.model.head import SymmetricHead
 from dupdetect.model.pooling import MeanMaxPool
 
@@ -42,7 +43,7 @@ class ESIM(nn.Module):
         self.config = cfg
         e, h = cfg.embedding_dim, cfg.hidden_size
         self.embedding = Embedding(cfg.vocab_size, e, cfg.embedding_dropout)
-        self.encoder = BiLSTM(e, h)
+        self.encoder = BiLSTM(e + int(cfg.exact_match), h)
         self.alignment = CrossAttention()
         self.comparison = Comparison(2 * h, h, cfg.dropout)
         self.composition = BiLSTM(h, h)
@@ -53,7 +54,11 @@ class ESIM(nn.Module):
         """a_ids (B, La), b_ids (B, Lb), int64, 0 = padding on the right -> logits (B,)."""
         ids = stack_pair(a_ids, b_ids)  # (2B, L)
         mask = ids != PAD_ID  # (2B, L)
-        x = self.encoder(self.embedding(ids), mask)  # (2B, L, 2H)
+        x = self.embedding(ids)  # (2B, L, E)
+        if self.config.exact_match:
+            other = torch.cat(ids.chunk(2)[::-1])  # (2B, L): b rows, then a
+            x = torch.cat([x, exact_match(ids, other)], dim=-1)  # (2B, L, E + 1)
+        x = self.encoder(x, mask)  # (2B, L, 2H)
         a, b = x.chunk(2)  # (B, L, 2H) each
         a_mask, b_mask = mask.chunk(2)  # (B, L) each
         a_tilde, b_tilde = self.alignment(a, b, a_mask, b_mask)  # (B, L, 2H) each
