@@ -5,6 +5,7 @@ stderr and exit status 1."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import sys
@@ -14,6 +15,7 @@ from typing import TextIO
 import numpy as np
 
 from dupdetect import __version__
+from dupdetect.analysis import breakdown, format_breakdown, write_errors
 from dupdetect.batching import EncodedPairs
 from dupdetect.config import ConfigError, load_config
 from dupdetect.data import FORMATS, DataError, Pair, read_pairs
@@ -55,10 +57,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     probs = predict_proba(detector.model, data, detector.device, args.batch_size)
     metrics = compute_metrics(labels, probs, threshold)
     metrics["data"] = str(args.data)
+    data.labels = labels
+    tables = breakdown(data, probs, threshold)
+    if args.errors:
+        n = write_errors(args.errors, pf.pairs, probs, threshold)
+        print(f"wrote {n:,} misclassified pairs to {args.errors}", file=sys.stderr)
     if args.json:
-        print(json.dumps(metrics))
+        print(json.dumps({**metrics, **tables}))
     else:
         print(format_metrics(metrics, title=f"{args.model_dir} on {args.data}"))
+        print(format_breakdown(tables))
 
 
 def _write_predictions(out: TextIO, pairs: list[Pair], probs: np.ndarray, threshold: float) -> None:
@@ -103,6 +111,14 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         _write_predictions(sys.stdout, pf.pairs, probs, threshold)
 
 
+def _cmd_plot(args: argparse.Namespace) -> None:
+    if importlib.util.find_spec("matplotlib") is None:
+        raise SystemExit("dupdetect plot: error: needs matplotlib: pip install 'dupdetect[plot]'")
+    from dupdetect.plot import plot_run
+
+    print(f"wrote {plot_run(args.run, args.output)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dupdetect", description="Decide whether two texts say the same thing."
@@ -128,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threshold", type=float, help="decision threshold (default: the saved one)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--skip-bad-rows", action="store_true", help="skip malformed rows, count them")
+    e.add_argument("--errors", help="write the misclassified pairs here (JSON lines)")
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--device", default="auto")
     e.set_defaults(func=_cmd_evaluate)
@@ -143,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_predict)
+
+    c = sub.add_parser("plot", help="training curves (PNG) from a run's train_log.jsonl")
+    c.add_argument("run", help="model directory of a training run, or its train_log.jsonl")
+    c.add_argument("--output", "-o", help="PNG to write (default: curves.png in the run)")
+    c.set_defaults(func=_cmd_plot)
     return parser
 
 

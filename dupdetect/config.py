@@ -42,6 +42,9 @@ class TokenizerConfig:
     """Vocabulary built from the training texts with the `tokenizers` library."""
 
     lowercase: bool = True
+    # "char": every CJK character is a token; "jieba": Chinese is cut into words by jieba
+    # first (pip install 'dupdetect[zh]'). Other scripts are split on spaces/punctuation.
+    segmenter: Literal["char", "jieba"] = "char"
     min_frequency: int = 1  # tokens seen fewer times in train map to [UNK]
     max_vocab: int = 50_000  # including [PAD] and [UNK]
     max_length: int = 64  # tokens kept per text; longer texts are truncated

@@ -82,7 +82,8 @@ class DupDetector:
                     raise ValueError(f"pair {i}: {name} must be a non-empty string, got {text!r}")
             a.append(texts[0])
             b.append(texts[1])
-        return EncodedPairs(encode(self.tokenizer, a), encode(self.tokenizer, b))
+        seg = self.config.tokenizer.segmenter
+        return EncodedPairs(encode(self.tokenizer, a, seg), encode(self.tokenizer, b, seg))
 
     def predict(self, pairs: Iterable[Sequence[str]], batch_size: int = 256) -> np.ndarray:
         """P(duplicate) for each (text_a, text_b) pair, in order: (N,) float64 in [0, 1]."""

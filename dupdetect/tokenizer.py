@@ -1,19 +1,24 @@
 """Vocabulary and tokenisation with the Rust `tokenizers` library (saved as tokenizer.json).
 
 Normalisation is NFKC, then BERT's cleaning: control characters dropped, every CJK character
-surrounded by spaces (so Chinese is split into characters), optional lower-casing.
+surrounded by spaces (so Chinese is split into characters; with the "jieba" segmenter, jieba
+cuts Chinese into words first and characters are not split), optional lower-casing.
 Pre-tokenisation splits on whitespace and punctuation. The vocabulary is a word-level
 table built from the training texts, with [PAD] = 0 and [UNK] = 1.
+
+The segmenter is recorded in config.json (``tokenizer.segmenter``), not in tokenizer.json:
+jieba is Python code the Rust tokenizer cannot hold, so `encode` applies it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-from dupdetect.config import TokenizerConfig
+from dupdetect.config import ConfigError, TokenizerConfig
 
 PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1
@@ -26,7 +31,7 @@ def new_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
         [
             normalizers.NFKC(),
             normalizers.BertNormalizer(
-                clean_text=True, handle_chinese_chars=True, strip_accents=False,
+                clean_text=True, handle_chinese_chars=cfg.segmenter == "char", strip_accents=False,
                 lowercase=cfg.lowercase,
             ),
         ]
@@ -36,7 +41,22 @@ def new_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
     return tok
 
 
-def build_tokenizer(texts: Iterable[str], cfg: TokenizerConfig) -> Tokenizer:
+def segment(texts: Sequence[str], segmenter: str) -> list[str]:
+    """Texts ready for the Rust tokenizer: unchanged for "char"; for "jieba", Chinese words
+    separated by spaces (jieba leaves other scripts as they are)."""
+    if segmenter == "char":
+        return list(texts)
+    try:
+        import jieba
+    except ImportError:
+        raise ConfigError(
+            "tokenizer.segmenter=jieba needs jieba: pip install 'dupdetect[zh]'"
+        ) from None
+    jieba.setLogLevel(logging.WARNING)
+    return [" ".join(jieba.lcut(t)) for t in texts]
+
+
+def build_tokenizer(texts: Sequence[str], cfg: TokenizerConfig) -> Tokenizer:
     """Learn the vocabulary from `texts` (the training split only)."""
     tok = new_tokenizer(cfg)
     trainer = trainers.WordLevelTrainer(
@@ -45,7 +65,7 @@ def build_tokenizer(texts: Iterable[str], cfg: TokenizerConfig) -> Tokenizer:
         special_tokens=[PAD, UNK],
         show_progress=False,
     )
-    tok.train_from_iterator(texts, trainer)
+    tok.train_from_iterator(segment(texts, cfg.segmenter), trainer)
     assert tok.token_to_id(PAD) == PAD_ID and tok.token_to_id(UNK) == UNK_ID
     return tok
 
@@ -54,7 +74,7 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     return Tokenizer.from_file(str(path))
 
 
-def encode(tok: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
+def encode(tok: Tokenizer, texts: Sequence[str], segmenter: str = "char") -> list[list[int]]:
     """Token ids per text (truncated to the saved max_length). A text whose characters
     all normalise away still gets one token, [UNK], so no text is ever empty."""
-    return [enc.ids or [UNK_ID] for enc in tok.encode_batch(list(texts))]
+    return [enc.ids or [UNK_ID] for enc in tok.encode_batch(segment(texts, segmenter))]

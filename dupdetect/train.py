@@ -87,10 +87,10 @@ def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list
     return train, dev
 
 
-def _encode(tok: Any, pairs: list[Pair]) -> EncodedPairs:
+def _encode(tok: Any, pairs: list[Pair], segmenter: str) -> EncodedPairs:
     labels = np.array([p.label for p in pairs], dtype=np.float32)
-    a = encode(tok, [p.text_a for p in pairs])
-    b = encode(tok, [p.text_b for p in pairs])
+    a = encode(tok, [p.text_a for p in pairs], segmenter)
+    b = encode(tok, [p.text_b for p in pairs], segmenter)
     return EncodedPairs(a, b, labels)
 
 
@@ -126,9 +126,10 @@ def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> Train
     device = resolve_device(tc.device)
 
     train_pairs, dev_pairs = load_splits(cfg, rng)
-    tok = build_tokenizer((t for p in train_pairs for t in (p.text_a, p.text_b)), cfg.tokenizer)
+    tok = build_tokenizer([t for p in train_pairs for t in (p.text_a, p.text_b)], cfg.tokenizer)
     cfg.model.vocab_size = tok.get_vocab_size()
-    train_data, dev_data = _encode(tok, train_pairs), _encode(tok, dev_pairs)
+    seg = cfg.tokenizer.segmenter
+    train_data, dev_data = _encode(tok, train_pairs, seg), _encode(tok, dev_pairs, seg)
     model = ESIM(cfg.model)
     if vectors:
         with torch.no_grad():

@@ -165,3 +165,27 @@ def test_unknown_device_is_an_error(model_dir: Path, capsys: pytest.CaptureFixtu
 def test_predict_needs_two_texts_or_a_file(model_dir: Path) -> None:
     with pytest.raises(SystemExit, match="give two texts"):
         main(["predict", str(model_dir), "only one"])
+
+
+def test_evaluate_breakdown_and_errors_file(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    data, errors = str(model_dir.parent / "dev.tsv"), tmp_path / "errors.jsonl"
+    code, out, err = run(
+        ["evaluate", str(model_dir), data, "--json", "--errors", str(errors)], capsys
+    )
+    metrics = json.loads(out)
+    assert code == 0 and "misclassified pairs" in err
+    assert sum(r["pairs"] for r in metrics["by_length"]) == 80
+    assert sum(r["pairs"] for r in metrics["by_overlap"]) == 80
+    wrong = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert len(wrong) == metrics["confusion_matrix"]["fp"] + metrics["confusion_matrix"]["fn"]
+    assert all((r["probability"] >= metrics["threshold"]) != bool(r["label"]) for r in wrong)
+    code, out, _ = run(["evaluate", str(model_dir), data], capsys)
+    assert "token overlap" in out and "longer text length" in out
+
+
+def test_plot_writes_a_png(model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    target = tmp_path / "curves.png"
+    code, out, _ = run(["plot", str(model_dir), "-o", str(target)], capsys)
+    assert code == 0 and "wrote" in out and target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

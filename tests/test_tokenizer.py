@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from dupdetect.config import TokenizerConfig
+from dupdetect.tokenizer import PAD_ID, UNK_ID, build_tokenizer, encode
+
+
+def _tokens(tok, text: str, segmenter: str = "char") -> list[str]:
+    return [tok.id_to_token(i) for i in encode(tok, [text], segmenter)[0]]
+
+
+def test_chinese_is_split_into_characters_and_english_lower_cased() -> None:
+    tok = build_tokenizer(["我想买个新手机", "Buy a NEW phone!"], TokenizerConfig())
+    assert tok.token_to_id("[PAD]") == PAD_ID and tok.token_to_id("[UNK]") == UNK_ID
+    assert _tokens(tok, "买手机 Phone") == ["买", "手", "机", "phone"]
+    assert _tokens(tok, "新车!") == ["新", "[UNK]", "!"]
+
+
+def test_unicode_is_normalised_nfkc() -> None:
+    tok = build_tokenizer(["ｈｅｌｌｏ，世界"], TokenizerConfig())  # full-width letters, comma
+    assert _tokens(tok, "hello,世界") == ["hello", ",", "世", "界"]
+
+
+def test_min_frequency_max_vocab_and_truncation() -> None:
+    cfg = TokenizerConfig(min_frequency=2, max_vocab=4, max_length=3)
+    tok = build_tokenizer(["a a a b b c", "a b d"], cfg)
+    assert tok.get_vocab_size() == 4  # [PAD], [UNK], a, b
+    assert encode(tok, ["a b c d a"])[0] == [2, 3, UNK_ID]
+
+
+def test_a_text_that_normalises_to_nothing_still_has_one_token() -> None:
+    tok = build_tokenizer(["a b"], TokenizerConfig())
+    assert encode(tok, ["\u200b"]) == [[UNK_ID]]
+
+
+def test_jieba_segments_chinese_into_words() -> None:
+    cfg = TokenizerConfig(segmenter="jieba")
+    texts = ["我手机丢了，我想换个手机", "我想买个新手机，求推荐"]
+    tok = build_tokenizer(texts, cfg)
+    assert _tokens(tok, texts[1], "jieba") == ["我想", "买个", "新手机", ",", "求", "推荐"]
