@@ -153,13 +153,14 @@ def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> Train
     detector = DupDetector(model, tok, cfg)
 
     best_score, best_step, bad_evals, step, pairs_seen = -math.inf, 0, 0, 0, 0
-    best_probs = np.empty(0)
+    best_probs, last_eval_step = np.empty(0), -1
     train_seconds, stop = 0.0, ""
     deadline = None if tc.max_minutes is None else time.perf_counter() + 60 * tc.max_minutes
 
     def run_eval(epoch: int) -> None:
-        nonlocal best_score, best_step, bad_evals, stop, best_probs, lr_scale
+        nonlocal best_score, best_step, bad_evals, stop, best_probs, lr_scale, last_eval_step
         metrics, probs = evaluate(model, dev_data, device, 0.5, tc.eval_batch_size)
+        last_eval_step = step
         score = _metric_value(metrics, tc.metric)
         improved = score > best_score
         if improved:
@@ -223,8 +224,8 @@ def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> Train
                 break
         bar.close()
         train_seconds += time.perf_counter() - epoch_start
-        if not tc.eval_every:
-            run_eval(epoch)
+        if last_eval_step != step and (not tc.eval_every or stop or epoch == tc.epochs):
+            run_eval(epoch)  # every epoch, or the steps since the last evaluation at the end
         train_loss = epoch_loss / max(epoch_pairs, 1)
         jlog.write("epoch", epoch=epoch, step=step, train_loss=train_loss, pairs=epoch_pairs)
         log.info(

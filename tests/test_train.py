@@ -118,3 +118,14 @@ def test_api_rejects_empty_texts(tiny_config: Config, tmp_path: Path) -> None:
     assert detector.predict([]).shape == (0,)
     with pytest.raises(ValueError, match="pair 1: text_b must be a non-empty string"):
         detector.predict([("a", "b"), ("c", "  ")])
+
+
+def test_steps_after_the_last_periodic_evaluation_are_still_evaluated(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    tiny_config.train.eval_every = 1000  # more steps than the whole run has
+    result = train(tiny_config, tmp_path / "m")
+    records = (tmp_path / "m" / "train_log.jsonl").read_text().splitlines()
+    evals = [r for r in map(json.loads, records) if r["event"] == "eval"]
+    assert [r["step"] for r in evals] == [result.steps]
+    assert (tmp_path / "m" / "model.safetensors").exists()
