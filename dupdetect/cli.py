@@ -1,6 +1,6 @@
-"""Command line: ``dupdetect train | evaluate | predict``. Parses arguments and calls the
-library; every expected failure (bad file, bad config, bad model directory) is one line on
-stderr and exit status 1."""
+"""Command line: ``dupdetect train | evaluate | predict | export``. Parses arguments and
+calls the library; every expected failure (bad file, bad config, bad model directory) is one
+line on stderr and exit status 1."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from dupdetect.analysis import breakdown, format_breakdown, write_errors
 from dupdetect.batching import EncodedPairs
 from dupdetect.config import ConfigError, load_config
 from dupdetect.data import FORMATS, DataError, Pair, read_pairs
-from dupdetect.detector import DupDetector, ModelDirError
+from dupdetect.detector import BACKENDS, WEIGHTS_FILE, DupDetector, ModelDirError
 from dupdetect.device import DeviceError
-from dupdetect.evaluate import compute_metrics, format_metrics, predict_proba
+from dupdetect.evaluate import compute_metrics, format_metrics
+from dupdetect.export import INT8_FILE, ExportError, export_onnx
 from dupdetect.vectors import VectorsError
 
-EXPECTED_ERRORS = (ConfigError, DataError, ModelDirError, DeviceError, VectorsError)
+EXPECTED_ERRORS = (ConfigError, DataError, ModelDirError, DeviceError, VectorsError, ExportError)
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -47,14 +48,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    detector = DupDetector.load(args.model_dir, device=args.device)
+    detector = DupDetector.load(args.model_dir, device=args.device, backend=args.backend)
     pf = read_pairs(args.data, args.format, skip_bad=args.skip_bad_rows)
     if pf.skipped:
         print(f"{args.data}: skipped {pf.skipped:,} bad rows", file=sys.stderr)
     threshold = detector.threshold if args.threshold is None else args.threshold
     data = detector.encode(pf.pairs)
     labels = np.array([p.label for p in pf.pairs], dtype=np.float32)
-    probs = predict_proba(detector.model, data, detector.device, args.batch_size)
+    probs = detector.predict_encoded(data, args.batch_size)
     metrics = compute_metrics(labels, probs, threshold)
     metrics["data"] = str(args.data)
     data.labels = labels
@@ -87,7 +88,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         raise SystemExit("dupdetect predict: error: give two texts, or --pairs FILE (- for stdin)")
     if args.pairs is not None and args.texts:
         raise SystemExit("dupdetect predict: error: give either two texts or --pairs, not both")
-    detector = DupDetector.load(args.model_dir, device=args.device)
+    detector = DupDetector.load(args.model_dir, device=args.device, backend=args.backend)
     threshold = detector.threshold if args.threshold is None else args.threshold
     if args.pairs is None:
         a, b = args.texts
@@ -102,13 +103,28 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     if pf.skipped:
         print(f"{args.pairs}: skipped {pf.skipped:,} bad rows", file=sys.stderr)
     data: EncodedPairs = detector.encode(pf.pairs)
-    probs = predict_proba(detector.model, data, detector.device, args.batch_size)
+    probs = detector.predict_encoded(data, args.batch_size)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             _write_predictions(f, pf.pairs, probs, threshold)
         print(f"wrote {len(probs):,} predictions to {args.output}", file=sys.stderr)
     else:
         _write_predictions(sys.stdout, pf.pairs, probs, threshold)
+
+
+def _size(path: Path) -> str:
+    n = path.stat().st_size
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    onnx_path = export_onnx(args.model_dir, int8=args.int8)
+    written = [onnx_path, onnx_path.with_name(INT8_FILE)] if args.int8 else [onnx_path]
+    weights = args.model_dir / WEIGHTS_FILE
+    for path in written:
+        print(f"wrote {path} ({_size(path)}; {weights.name} is {_size(weights)})")
+    backend = "onnx-int8" if args.int8 else "onnx"
+    print(f"use it with: dupdetect predict {args.model_dir} --backend {backend} ...")
 
 
 def _cmd_plot(args: argparse.Namespace) -> None:
@@ -126,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dupdetect {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     formats = ["auto", *FORMATS]
+    backend_help = (
+        "torch (default); onnx / onnx-int8: the model.onnx / model.int8.onnx that "
+        "`dupdetect export` wrote, in ONNX Runtime on the CPU"
+    )
 
     t = sub.add_parser("train", help="train a model on a labelled pair file")
     t.add_argument("--config", help="YAML recipe, e.g. configs/lcqmc.yaml (default: built-in)")
@@ -147,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--errors", help="write the misclassified pairs here (JSON lines)")
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--device", default="auto")
+    e.add_argument("--backend", default="torch", choices=BACKENDS, help=backend_help)
     e.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="P(duplicate) for two texts or a file of pairs")
@@ -159,7 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-bad-rows", action="store_true", help="skip malformed rows, count them")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="auto")
+    p.add_argument("--backend", default="torch", choices=BACKENDS, help=backend_help)
     p.set_defaults(func=_cmd_predict)
+
+    x = sub.add_parser("export", help="export a saved model for ONNX Runtime (--backend onnx)")
+    x.add_argument("model_dir", type=Path)
+    x.add_argument("--format", default="onnx", choices=["onnx"], help="onnx (the only one)")
+    x.add_argument(
+        "--int8", action="store_true", help="also write model.int8.onnx (dynamic quantisation)"
+    )
+    x.set_defaults(func=_cmd_export)
 
     c = sub.add_parser("plot", help="training curves (PNG) from a run's train_log.jsonl")
     c.add_argument("run", help="model directory of a training run, or its train_log.jsonl")

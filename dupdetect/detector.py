@@ -6,6 +6,8 @@ A saved model is a directory, readable without running any code from it:
     tokenizer.json     the `tokenizers` vocabulary and normalisation
     model.safetensors  the weights (safetensors: plain tensors, no pickle)
     metrics.json       dev metrics of the saved checkpoint (written by training)
+    model.onnx         optional, for backend="onnx": `dupdetect export` (dupdetect/export.py)
+    model.int8.onnx    optional, for backend="onnx-int8": `dupdetect export --int8`
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -30,11 +32,15 @@ from dupdetect.evaluate import predict_proba
 from dupdetect.model import ESIM
 from dupdetect.tokenizer import encode, load_tokenizer
 
+if TYPE_CHECKING:
+    from dupdetect.export import OnnxScorer
+
 CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 FORMAT_VERSION = 1
+BACKENDS = ("torch", "onnx", "onnx-int8")  # onnx: model.onnx, onnx-int8: model.int8.onnx
 
 
 class ModelDirError(ValueError):
@@ -56,12 +62,18 @@ class DupDetector:
     """Scores text pairs: ``DupDetector.load(dir).predict([(a, b), ...])``."""
 
     def __init__(
-        self, model: ESIM, tokenizer: Tokenizer, config: Config, threshold: float = 0.5
+        self,
+        model: ESIM,
+        tokenizer: Tokenizer,
+        config: Config,
+        threshold: float = 0.5,
+        scorer: OnnxScorer | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.config = config
         self.threshold = threshold
+        self.scorer = scorer  # an exported graph that scores instead of `model` (CPU)
 
     @property
     def device(self) -> torch.device:
@@ -87,9 +99,14 @@ class DupDetector:
 
     def predict(self, pairs: Iterable[Sequence[str]], batch_size: int = 256) -> np.ndarray:
         """P(duplicate) for each (text_a, text_b) pair, in order: (N,) float64 in [0, 1]."""
-        data = self.encode(pairs)
+        return self.predict_encoded(self.encode(pairs), batch_size)
+
+    def predict_encoded(self, data: EncodedPairs, batch_size: int = 256) -> np.ndarray:
+        """P(duplicate) for already encoded pairs, with the backend chosen at load time."""
         if len(data) == 0:
             return np.empty(0, dtype=np.float64)
+        if self.scorer is not None:
+            return self.scorer.predict_proba(data, batch_size)
         return predict_proba(self.model, data, self.device, batch_size)
 
     def save(self, directory: str | Path) -> None:
@@ -112,8 +129,17 @@ class DupDetector:
         write_json(Path(directory) / CONFIG_FILE, meta)
 
     @classmethod
-    def load(cls, directory: str | Path, device: str = "auto") -> DupDetector:
-        """Load a saved model directory onto `device` ("auto": CUDA when present)."""
+    def load(
+        cls, directory: str | Path, device: str = "auto", backend: str = "torch"
+    ) -> DupDetector:
+        """Load a saved model directory onto `device` ("auto": CUDA when present).
+
+        `backend` "onnx" or "onnx-int8" scores with the directory's exported model.onnx or
+        model.int8.onnx in ONNX Runtime on the CPU (`dupdetect export` writes them);
+        `model` is loaded in every case.
+        """
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         root = Path(directory)
         if not root.is_dir():
             raise ModelDirError(f"{root}: no such model directory")
@@ -149,4 +175,9 @@ class DupDetector:
                 f"{root / WEIGHTS_FILE}: weights do not fit config.json: {first[0].strip()}"
             ) from None
         model.to(resolve_device(device)).eval()
-        return cls(model, tokenizer, config, threshold)
+        scorer = None
+        if backend != "torch":
+            from dupdetect.export import load_scorer  # needs onnxruntime: optional
+
+            scorer = load_scorer(root, backend)
+        return cls(model, tokenizer, config, threshold, scorer)
