@@ -33,7 +33,9 @@ class VectorCoverage:
 
 
 def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> VectorCoverage:
-    """Copy the vectors of vocabulary tokens found in `path` into `table` (V, E), in place."""
+    """Copy the vectors of vocabulary tokens found in `path` into `table` (V, E), in place;
+    re-draw the other rows (except [PAD]) from N(0, std of the found vectors), so that random
+    and pretrained rows have one scale (nn.Embedding's N(0, 1) dwarfs most pretrained sets)."""
     vocab_size, dim = table.shape
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -64,4 +66,10 @@ def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> Vecto
         raise VectorsError(f"{path}: no such vectors file") from None
     except UnicodeDecodeError as e:
         raise VectorsError(f"{path}: not UTF-8 text ({e.reason})") from None
+    if seen:  # the rows not found start random, on the same scale as the rows found
+        found = torch.zeros(vocab_size, dtype=torch.bool)
+        found[list(seen)] = True
+        missing = ~found
+        missing[PAD_ID] = False
+        table[missing] = torch.randn(int(missing.sum()), dim) * table[found].std()
     return VectorCoverage(found=len(seen), vocab_size=vocab_size)

@@ -91,6 +91,8 @@ def test_pretrained_vectors_fill_the_rows_they_cover(tiny_config: Config, tmp_pa
     assert coverage.found == 2
     assert table[tok.token_to_id("how")].tolist() == [1.0, 2.0]
     assert table[tok.token_to_id("age")].tolist() == [0.5, -0.5]
+    assert table[0].tolist() == [0.0, 0.0]  # [PAD] stays zero
+    assert table[tok.token_to_id("old")].abs().max().item() < 10 * 1.0  # on the found scale
     assert str(coverage) == "2 of 8 vocabulary tokens found (25.0%)"
     path.write_text("how 1.0\n", encoding="utf-8")
     with pytest.raises(VectorsError, match=r"vectors.txt:1: expected a word and 2 numbers"):
