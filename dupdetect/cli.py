@@ -32,14 +32,15 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from dupdetect.train import train  # imported here: keeps `predict` start-up light
 
     overrides = list(args.overrides)
-    for flag, key in ((args.train, "data.train"), (args.dev, "data.dev")):
+    paths = ((args.train, "data.train"), (args.dev, "data.dev"), (args.vectors, "train.vectors"))
+    for flag, key in paths:
         if flag:
             overrides.append(f"{key}={json.dumps(flag)}")
     if args.device:
         overrides.append(f"train.device={args.device}")
     cfg = load_config(args.config, overrides)
     out = args.out or Path("runs") / (Path(args.config).stem if args.config else "model")
-    result = train(cfg, out, vectors=args.vectors)
+    result = train(cfg, out)
     print(format_metrics(result.dev_metrics, title=f"dev metrics of the saved model ({out})"))
     print(
         f"trained {result.steps:,} steps in {result.train_seconds:.0f} s "
@@ -152,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train", help="training pairs (overrides data.train)")
     t.add_argument("--dev", help="dev pairs (overrides data.dev); default: held out of train")
     t.add_argument("--out", type=Path, help="model directory to write (default: runs/<config>)")
-    t.add_argument("--vectors", help="pretrained word vectors, GloVe/word2vec text format")
+    t.add_argument(
+        "--vectors", help="pretrained word vectors, GloVe/word2vec text format (train.vectors)"
+    )
     t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.epochs=3")
     t.set_defaults(func=_cmd_train)

@@ -77,6 +77,7 @@ class TrainConfig:
     plateau_factor: float = 1.0  # multiply the lr by this after a dev evaluation without
     # improvement (ESIM's schedule uses 0.5); 1.0 keeps it constant
     seed: int = 42
+    vectors: str | None = None  # GloVe/word2vec text file initialising the embedding
     device: str = "auto"  # "auto" picks CUDA when present; or "cpu", "cuda", "cuda:1"
     metric: Literal["accuracy", "f1", "roc_auc", "log_loss"] = "accuracy"  # early stopping
     patience: int = 3  # evaluations without improvement before stopping

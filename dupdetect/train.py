@@ -116,7 +116,7 @@ class _JsonLog:
         self.file.close()
 
 
-def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> TrainResult:
+def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     """Train a model as `cfg` says and save the best checkpoint to `out_dir`."""
     cfg = copy.deepcopy(cfg)
     out = Path(out_dir)
@@ -131,10 +131,10 @@ def train(cfg: Config, out_dir: str | Path, vectors: str | None = None) -> Train
     seg = cfg.tokenizer.segmenter
     train_data, dev_data = _encode(tok, train_pairs, seg), _encode(tok, dev_pairs, seg)
     model = ESIM(cfg.model)
-    if vectors:
+    if tc.vectors:
         with torch.no_grad():
-            coverage = load_vectors(vectors, tok, model.embedding.table.weight)
-        log.info(f"vectors {vectors}: {coverage}")
+            coverage = load_vectors(tc.vectors, tok, model.embedding.table.weight)
+        log.info(f"vectors {tc.vectors}: {coverage}")
     model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
     log.info(

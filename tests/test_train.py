@@ -106,8 +106,9 @@ def test_training_with_vectors_reports_coverage(
     path = tmp_path / "glove.txt"
     path.write_text("".join(f"{w} {' '.join(['0.5'] * dim)}\n" for w in ("phone", "car")))
     tiny_config.train.epochs = 1
+    tiny_config.train.vectors = str(path)
     with caplog.at_level("INFO", logger="dupdetect"):
-        train(tiny_config, tmp_path / "m", vectors=str(path))
+        train(tiny_config, tmp_path / "m")
     assert any(
         "2 of" in r.message and "vocabulary tokens found" in r.message for r in caplog.records
     )
