@@ -1,0 +1,103 @@
+"""scripts/bench.py at tiny sizes: it runs end to end on the real data, writes its JSON and
+ends with the ratio line; its memory subprocesses report their own peak, not the parent's."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SHARED_DATA, shared_data
+from dupdetect import DupDetector
+from dupdetect.batching import EncodedPairs
+from dupdetect.model import ESIM
+from dupdetect.tokenizer import build_tokenizer, encode
+
+SCRIPT = ROOT / "scripts" / "bench.py"
+REFERENCE = SHARED_DATA.parent / "bench" / "reference_esim.py"
+
+
+def needs_reference() -> None:
+    if not REFERENCE.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{REFERENCE} is missing: CI must have ../shared beside the project")
+        pytest.skip(f"{REFERENCE} not available")
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dupdetect_bench", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+def small_lcqmc(folder: Path) -> Path:
+    """The first rows of LCQMC train and test (the vocabulary is built in milliseconds)."""
+    folder.mkdir()
+    for name, rows in (("train.tsv", 2000), ("test.tsv", 400)):
+        with shared_data("lcqmc", name).open(encoding="utf-8") as f:
+            head = [next(f) for _ in range(rows)]
+        (folder / name).write_text("".join(head), encoding="utf-8")
+    return folder
+
+
+def test_tiny_run_prints_the_table_writes_json_and_ends_with_the_ratios(tmp_path: Path) -> None:
+    needs_reference()
+    data = small_lcqmc(tmp_path / "lcqmc")
+    out = tmp_path / "bench.json"
+    # One thread: two OpenMP threads crawl when another process holds a core.
+    tiny = ["--emb", "16", "--hidden", "16", "--pairs", "300", "--train-steps", "2",
+            "--latency-pairs", "10", "--repeats", "2", "--threads", "1"]  # fmt: skip
+    skips = ["--skip-minilm", "--skip-memory", "--skip-export"]
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *tiny, *skips, "--data", str(data), "--out", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert re.fullmatch(r"inference_ratio=\d+\.\d\d training_ratio=\d+\.\d\d", lines[-1])
+    assert any(line.startswith("inference pairs/s") for line in lines)
+
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["settings"]["test_pairs"] == 300
+    assert result["settings"]["train_pairs_timed"] == 2 * 64
+    assert result["machine"]["torch_threads"] == 1 and result["machine"]["torch"]
+    for section in ("inference", "training"):
+        for system in ("reference", "dupdetect"):
+            rate = result[section][system]["pairs_per_s"]
+            assert len(rate["runs"]) == 2 and rate["median"] > 0
+    inference_ratio = result["inference"]["ratio_dupdetect_over_reference"]
+    training_ratio = result["training"]["ratio_dupdetect_over_reference"]
+    assert lines[-1] == f"inference_ratio={inference_ratio:.2f} training_ratio={training_ratio:.2f}"
+    assert result["latency"]["dupdetect"]["p99_ms"]["median"] > 0
+    assert result["model_size_mb"]["dupdetect"] > 0
+    assert "skipped" in result["peak_rss_mb"]
+    assert "skipped" in result["inference"]["others"]["minilm"]
+
+
+def test_a_memory_subprocess_reports_its_own_peak_not_its_parents(tmp_path: Path) -> None:
+    needs_reference()
+    bench = load_bench()
+    args = bench.parse_args(["--emb", "16", "--hidden", "16", "--threads", "1"])
+    cfg = bench.make_config(args.config, 16, 16)
+    tok = build_tokenizer(["今天天气很好", "你好吗", "天气怎么样"], cfg.tokenizer)
+    cfg.model.vocab_size = tok.get_vocab_size()
+    DupDetector(ESIM(cfg.model), tok, cfg).save(tmp_path / "model")
+    a, b = encode(tok, ["今天天气", "你好吗"]), encode(tok, ["天气很好", "天气怎么样"])
+    pairs = EncodedPairs(a, b, np.array([1, 0], dtype=np.float32))
+    workload = bench.Workload(cfg.model.vocab_size, pairs, pairs, pairs)
+    (tmp_path / "workload.json").write_text(json.dumps(workload.to_json()), encoding="utf-8")
+    # On Linux ru_maxrss survives exec: a child would report this process's peak.
+    ballast = b"x" * 1_500_000_000
+    peak = bench.run_child("serve-dupdetect", tmp_path, args)["peak_rss_mb"]
+    assert 30 < peak < 1_200 < len(ballast) / 1e6
