@@ -136,17 +136,30 @@ def _cmd_plot(args: argparse.Namespace) -> None:
     print(f"wrote {plot_run(args.run, args.output)}")
 
 
+def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `evaluate` and `predict`: reading pairs and scoring them."""
+    parser.add_argument("--format", default="auto", choices=["auto", *FORMATS])
+    parser.add_argument(
+        "--threshold", type=float, help="decision threshold (default: the saved one)"
+    )
+    parser.add_argument(
+        "--skip-bad-rows", action="store_true", help="skip malformed rows, count them"
+    )
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--backend", default="torch", choices=BACKENDS,
+        help="torch (default); onnx / onnx-int8: the model.onnx / model.int8.onnx that "
+        "`dupdetect export` wrote, in ONNX Runtime on the CPU",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dupdetect", description="Decide whether two texts say the same thing."
     )
     parser.add_argument("--version", action="version", version=f"dupdetect {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    formats = ["auto", *FORMATS]
-    backend_help = (
-        "torch (default); onnx / onnx-int8: the model.onnx / model.int8.onnx that "
-        "`dupdetect export` wrote, in ONNX Runtime on the CPU"
-    )
 
     t = sub.add_parser("train", help="train a model on a labelled pair file")
     t.add_argument("--config", help="YAML recipe, e.g. configs/lcqmc.yaml (default: built-in)")
@@ -163,27 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="metrics of a saved model on a labelled pair file")
     e.add_argument("model_dir", type=Path)
     e.add_argument("data", help="labelled pair file (tsv, csv, mrpc, quora, jsonl; .gz ok)")
-    e.add_argument("--format", default="auto", choices=formats)
-    e.add_argument("--threshold", type=float, help="decision threshold (default: the saved one)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--skip-bad-rows", action="store_true", help="skip malformed rows, count them")
     e.add_argument("--errors", help="write the misclassified pairs here (JSON lines)")
-    e.add_argument("--batch-size", type=int, default=256)
-    e.add_argument("--device", default="auto")
-    e.add_argument("--backend", default="torch", choices=BACKENDS, help=backend_help)
+    _add_scoring_options(e)
     e.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="P(duplicate) for two texts or a file of pairs")
     p.add_argument("model_dir", type=Path)
     p.add_argument("texts", nargs="*", metavar="TEXT", help="two texts to compare")
     p.add_argument("--pairs", help="file of pairs (labels optional), or - for stdin")
-    p.add_argument("--format", default="auto", choices=formats)
     p.add_argument("--output", "-o", help="write JSON lines here instead of stdout")
-    p.add_argument("--threshold", type=float, help="decision threshold (default: the saved one)")
-    p.add_argument("--skip-bad-rows", action="store_true", help="skip malformed rows, count them")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--backend", default="torch", choices=BACKENDS, help=backend_help)
+    _add_scoring_options(p)
     p.set_defaults(func=_cmd_predict)
 
     x = sub.add_parser("export", help="export a saved model for ONNX Runtime (--backend onnx)")
