@@ -116,6 +116,27 @@ class _JsonLog:
         self.file.close()
 
 
+def train_step(
+    model: ESIM,
+    optimizer: torch.optim.Optimizer,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+    grad_clip: float,
+) -> float:
+    """One optimisation step at learning rate `lr` on a batch: a (B, La), b (B, Lb) ids,
+    y (B,) 0/1 labels. Returns the batch's mean loss (binary cross-entropy)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss = F.binary_cross_entropy_with_logits(model(a, b), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.item()
+
+
 def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     """Train a model as `cfg` says and save the best checkpoint to `out_dir`."""
     cfg = copy.deepcopy(cfg)
@@ -192,15 +213,9 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
             a, b, y = collate(train_data, index)
             a, b, y = a.to(device), b.to(device), y.to(device)
             lr = tc.lr * lr_scale * min(1.0, (step + 1) / max(tc.warmup_steps, 1))  # warm-up
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss = F.binary_cross_entropy_with_logits(model(a, b), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            optimizer.step()
+            batch_loss = train_step(model, optimizer, a, b, y, lr, tc.grad_clip)
             step += 1
-            n, batch_loss = len(index), loss.item()
+            n = len(index)
             pairs_seen += n
             epoch_loss, epoch_pairs = epoch_loss + batch_loss * n, epoch_pairs + n
             window_loss, window_pairs = window_loss + batch_loss * n, window_pairs + n

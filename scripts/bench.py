@@ -78,6 +78,7 @@ from dupdetect.data import DataError, Pair, read_pairs
 from dupdetect.evaluate import predict_proba
 from dupdetect.model import ESIM
 from dupdetect.tokenizer import build_tokenizer, encode
+from dupdetect.train import train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -210,7 +211,7 @@ class ReferenceTrainer:
 
 
 class DupdetectTrainer:
-    """dupdetect's training step, as written out in dupdetect/train.py."""
+    """dupdetect's training step: `dupdetect.train.train_step` on its length-bucketed batches."""
 
     def __init__(self, model: ESIM, cfg: Config) -> None:
         self.model = model
@@ -227,15 +228,8 @@ class DupdetectTrainer:
         for index in training_batches(data.lengths(), TRAIN_BATCH, tc.bucket_size, rng):
             a, b, y = collate(data, index)
             lr = tc.lr * min(1.0, (self.step + 1) / max(tc.warmup_steps, 1))  # warm-up
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            loss = F.binary_cross_entropy_with_logits(self.model(a, b), y)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
-            self.optimizer.step()
+            train_step(self.model, self.optimizer, a, b, y, lr, tc.grad_clip)
             self.step += 1
-            loss.item()
 
 
 def export_backends(model_dir: Path) -> tuple[dict[str, Any], str]:
