@@ -17,6 +17,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from dupdetect.batching import EncodedPairs, collate, training_batches
@@ -87,7 +89,8 @@ def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list
     return train, dev
 
 
-def _encode(tok: Any, pairs: list[Pair], segmenter: str) -> EncodedPairs:
+def encode_pairs(tok: Tokenizer, pairs: Sequence[Pair], segmenter: str) -> EncodedPairs:
+    """Token ids of both texts of labelled pairs, with their labels as float32 0/1."""
     labels = np.array([p.label for p in pairs], dtype=np.float32)
     a = encode(tok, [p.text_a for p in pairs], segmenter)
     b = encode(tok, [p.text_b for p in pairs], segmenter)
@@ -150,7 +153,7 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     tok = build_tokenizer([t for p in train_pairs for t in (p.text_a, p.text_b)], cfg.tokenizer)
     cfg.model.vocab_size = tok.get_vocab_size()
     seg = cfg.tokenizer.segmenter
-    train_data, dev_data = _encode(tok, train_pairs, seg), _encode(tok, dev_pairs, seg)
+    train_data, dev_data = encode_pairs(tok, train_pairs, seg), encode_pairs(tok, dev_pairs, seg)
     model = ESIM(cfg.model)
     if tc.vectors:
         with torch.no_grad():

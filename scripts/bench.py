@@ -57,7 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -78,7 +78,7 @@ from dupdetect.data import DataError, Pair, read_pairs
 from dupdetect.evaluate import predict_proba
 from dupdetect.model import ESIM
 from dupdetect.tokenizer import build_tokenizer, encode
-from dupdetect.train import train_step
+from dupdetect.train import encode_pairs, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -149,13 +149,6 @@ def head(data: EncodedPairs, n: int) -> EncodedPairs:
     """The first n pairs."""
     labels = None if data.labels is None else data.labels[:n]
     return EncodedPairs(data.a[:n], data.b[:n], labels)
-
-
-def encode_pairs(tok: Tokenizer, pairs: Sequence[Pair], segmenter: str) -> EncodedPairs:
-    labels = np.array([p.label for p in pairs], dtype=np.float32)
-    a = encode(tok, [p.text_a for p in pairs], segmenter)
-    b = encode(tok, [p.text_b for p in pairs], segmenter)
-    return EncodedPairs(a, b, labels)
 
 
 def make_config(path: Path, emb: int, hidden: int, vocab_size: int = 0) -> Config:
