@@ -55,11 +55,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"{args.data}: skipped {pf.skipped:,} bad rows", file=sys.stderr)
     threshold = detector.threshold if args.threshold is None else args.threshold
     data = detector.encode(pf.pairs)
-    labels = np.array([p.label for p in pf.pairs], dtype=np.float32)
+    data.labels = np.array([p.label for p in pf.pairs], dtype=np.float32)
     probs = detector.predict_encoded(data, args.batch_size)
-    metrics = compute_metrics(labels, probs, threshold)
+    metrics = compute_metrics(data.labels, probs, threshold)
     metrics["data"] = str(args.data)
-    data.labels = labels
     tables = breakdown(data, probs, threshold)
     if args.errors:
         n = write_errors(args.errors, pf.pairs, probs, threshold)
