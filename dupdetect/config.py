@@ -78,6 +78,7 @@ class TrainConfig:
     # improvement (ESIM's schedule uses 0.5); 1.0 keeps it constant
     seed: int = 42
     vectors: str | None = None  # GloVe/word2vec text file initialising the embedding
+    freeze_embedding: bool = False  # keep the embedding table as initialised (small data)
     device: str = "auto"  # "auto" picks CUDA when present; or "cpu", "cuda", "cuda:1"
     metric: Literal["accuracy", "f1", "roc_auc", "log_loss"] = "accuracy"  # early stopping
     patience: int = 3  # evaluations without improvement before stopping

@@ -159,6 +159,8 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
         with torch.no_grad():
             coverage = load_vectors(tc.vectors, tok, model.embedding.table.weight)
         log.info(f"vectors {tc.vectors}: {coverage}")
+    if tc.freeze_embedding:
+        model.embedding.table.weight.requires_grad_(False)
     model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
     log.info(
@@ -172,7 +174,8 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
         "start", config=cfg.to_dict(), train_pairs=len(train_data), dev_pairs=len(dev_data),
         vocab_size=cfg.model.vocab_size, parameters=n_params, device=str(device),
     )  # fmt: skip
-    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=tc.lr, weight_decay=tc.weight_decay)
     lr_scale = 1.0  # lowered by `plateau_factor` when dev stops improving
     detector = DupDetector(model, tok, cfg)
 

@@ -114,6 +114,19 @@ def test_training_with_vectors_reports_coverage(
     )
 
 
+def test_frozen_embedding_keeps_the_pretrained_vectors(tiny_config: Config, tmp_path: Path) -> None:
+    dim = tiny_config.model.embedding_dim
+    path = tmp_path / "glove.txt"
+    path.write_text(f"phone {' '.join(['0.5'] * dim)}\n")
+    tiny_config.train.epochs = 1
+    tiny_config.train.vectors = str(path)
+    tiny_config.train.freeze_embedding = True
+    train(tiny_config, tmp_path / "m")
+    detector = DupDetector.load(tmp_path / "m")
+    row = detector.model.embedding.table.weight[detector.tokenizer.token_to_id("phone")]
+    assert torch.equal(row, torch.full((dim,), 0.5))  # AdamW's weight decay left it alone too
+
+
 def test_api_rejects_empty_texts(tiny_config: Config, tmp_path: Path) -> None:
     tiny_config.train.epochs = 1
     train(tiny_config, tmp_path / "m")
