@@ -46,25 +46,17 @@ def _ifog(w: torch.Tensor) -> torch.Tensor:
 
 
 class Int8Weight:
-    """A (K, M) weight as int8 with one scale per output column, for x (n, K) @ w.
-
-    ``torch._int_mm`` wants K a multiple of 8, so K is zero-padded; callers pad x the same.
-    """
+    """A (K, M) weight as int8 with one scale per output column, for x (n, K) @ w."""
 
     def __init__(self, w: torch.Tensor) -> None:
-        k = w.shape[0]
-        self.k_padded = -(-k // 8) * 8
-        w = torch.nn.functional.pad(w, (0, 0, 0, self.k_padded - k))  # (K', M)
         self.scale = w.abs().amax(0).clamp(min=1e-12) / 127.0  # (M,)
-        self.q = torch.round(w / self.scale).to(torch.int8)  # (K', M)
+        self.q = torch.round(w / self.scale).to(torch.int8)  # (K, M)
 
     def matmul(self, x: torch.Tensor, x_scale: torch.Tensor | float | None = None) -> torch.Tensor:
         """x (n, K) float -> x @ w (n, M) float. `x_scale` None: per row, max |x| / 127."""
-        if x.shape[1] != self.k_padded:
-            x = torch.nn.functional.pad(x, (0, self.k_padded - x.shape[1]))  # (n, K')
         if x_scale is None:
             x_scale = x.abs().amax(1, keepdim=True).clamp(min=1e-12) / 127.0  # (n, 1)
-        xq = torch.round(x / x_scale).to(torch.int8)  # (n, K')
+        xq = torch.round(x / x_scale).to(torch.int8)  # (n, K)
         return torch._int_mm(xq, self.q) * (x_scale * self.scale)  # (n, M)
 
 
