@@ -148,9 +148,8 @@ def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--backend", default="torch", choices=BACKENDS,
-        help="torch (default): the model as trained; fast: the same scores with less work "
-        "(CPU); fast-int8: int8 arithmetic (CPU, approximate); onnx / onnx-int8: the "
-        "model.onnx / model.int8.onnx that `dupdetect export` wrote, in ONNX Runtime (CPU)",
+        help="torch (default); onnx / onnx-int8: the model.onnx / model.int8.onnx that "
+        "`dupdetect export` wrote, in ONNX Runtime on the CPU",
     )  # fmt: skip
 
 

