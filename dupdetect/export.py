@@ -51,6 +51,7 @@ from torch.overrides import TorchFunctionMode
 from dupdetect.batching import EncodedPairs, collate, inference_batches
 from dupdetect.detector import WEIGHTS_FILE, DupDetector, ModelDirError
 from dupdetect.model import ESIM
+from dupdetect.model.comparison import Comparison
 
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -150,13 +151,32 @@ class _ExportLSTM(nn.Module):
         return out, None  # BiLSTM ignores the final states
 
 
+class _ExportComparison(nn.Module):
+    """Stands in for a Comparison during export: its eval-mode (folded) maths with the folded
+    weight stored as one tensor, so that the graph holds it as an initializer, which the int8
+    quantiser needs to turn the MatMul into an integer one."""
+
+    def __init__(self, comparison: Comparison) -> None:
+        super().__init__()
+        w1, w2, w3, w4 = comparison.projection.weight.detach().chunk(4, dim=1)  # (H, D) each
+        self.register_buffer("w", torch.cat([w1 + w3, w2 - w3, w4], dim=1))  # (H, 3D)
+        self.register_buffer("b", comparison.projection.bias.detach().clone())  # (H,)
+
+    def forward(self, x: torch.Tensor, x_tilde: torch.Tensor) -> torch.Tensor:
+        m = torch.cat([x, x_tilde, x * x_tilde], dim=-1)  # (B, L, 3D)
+        return torch.relu(nn.functional.linear(m, self.w, self.b))  # (B, L, H)
+
+
 def exportable(model: ESIM) -> ESIM:
-    """A copy of `model` with every nn.LSTM replaced by `_ExportLSTM` (same outputs)."""
+    """A copy of `model` with every nn.LSTM replaced by `_ExportLSTM` and the Comparison by
+    `_ExportComparison` (same outputs)."""
     model = copy.deepcopy(model).cpu().eval()
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.LSTM):
                 setattr(parent, name, _ExportLSTM(child))
+            elif isinstance(child, Comparison):
+                setattr(parent, name, _ExportComparison(child))
     return model
 
 

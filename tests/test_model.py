@@ -74,6 +74,15 @@ def test_comparison_features_are_token_aligned_difference_and_product() -> None:
     assert comp(x, x_tilde).tolist() == [[[2.0, 3.0, 0.0, 0.0]]]
 
 
+def test_comparison_folded_in_eval_equals_the_wide_form() -> None:
+    torch.manual_seed(0)
+    comp = Comparison(6, 5, dropout=0.3).eval()
+    x, x_tilde = torch.randn(2, 4, 6), torch.randn(2, 4, 6)
+    wide = torch.cat([x, x_tilde, x - x_tilde, x * x_tilde], dim=-1)  # (2, 4, 24)
+    expected = torch.relu(comp.projection(wide))
+    torch.testing.assert_close(comp(x, x_tilde), expected, atol=1e-6, rtol=1e-5)
+
+
 def test_mean_max_pool_shape_and_values() -> None:
     x = torch.tensor([[[1.0], [3.0], [9.0]]])
     out = MeanMaxPool()(x, torch.tensor([[True, True, False]]))
