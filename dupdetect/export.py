@@ -18,9 +18,15 @@ exporter), and both are fixed here, in the export path, without touching the mod
 - ``nn.LSTM`` loses the dynamic length: plain torch.export fixes L to the example's, and
   the ONNX exporter's while-loop decomposition gives its output length as ``7 * (L // 7)``
   for an example of length 7, so the graph fails in ONNX Runtime at most other lengths.
-  During export each ``nn.LSTM`` is replaced by one custom op with the same weights (in
-  ONNX gate order) whose output shape is (B, L, H) by declaration, translated to one ONNX
-  ``LSTM`` node.
+  During export each BiLSTM is replaced by one custom op with the same weights (in ONNX
+  gate order) whose output shape is (B, L, 2H) by declaration, translated to one
+  bidirectional ONNX ``LSTM`` node with ``sequence_lens``: its backward direction starts at
+  each text's own last token, exactly what the model's reversal within length does, so the
+  graph needs no reversing gathers and no concatenation (measured: int8 3,579 -> 3,986
+  pairs/s, fp32 1,803 -> 1,924 on 2,560 LCQMC test pairs).
+
+The comparison is exported in its folded eval form (dupdetect/model/comparison.py) with the
+folded weight stored as one tensor, so the int8 quantiser still sees an initializer.
 
 Every export is checked against the torch model on batch sizes and lengths unlike the
 example's before it is kept; a mismatch is an ExportError, not a silently wrong file.
@@ -52,6 +58,8 @@ from dupdetect.batching import EncodedPairs, collate, inference_batches
 from dupdetect.detector import WEIGHTS_FILE, DupDetector, ModelDirError
 from dupdetect.model import ESIM
 from dupdetect.model.comparison import Comparison
+from dupdetect.model.encoder import BiLSTM
+from dupdetect.model.masking import reverse_within_length
 
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -101,54 +109,72 @@ def _reorder_gates(w: torch.Tensor, order: list[int]) -> torch.Tensor:
     return blocks[order].flatten(0, 1)  # (4H, ...)
 
 
-@torch.library.custom_op("dupdetect::onnx_lstm", mutates_args=())
-def _onnx_lstm(x: torch.Tensor, w: torch.Tensor, r: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The ONNX LSTM operator as dupdetect uses it, batch-first: forward, one layer, zero
-    initial state, weights in ONNX layout: x (B, L, D), w (1, 4H, D), r (1, 4H, H),
-    b (1, 8H) -> (B, L, H). Computed here with torch.lstm (eager runs only)."""
+@torch.library.custom_op("dupdetect::onnx_bilstm", mutates_args=())
+def _onnx_bilstm(
+    x: torch.Tensor, lengths: torch.Tensor, w: torch.Tensor, r: torch.Tensor, b: torch.Tensor
+) -> torch.Tensor:
+    """The ONNX LSTM operator as dupdetect uses it, batch-first: bidirectional with
+    sequence_lens (the backward direction starts at each text's own last token), one layer,
+    zero initial state, weights in ONNX layout: x (B, L, D), lengths (B,), w (2, 4H, D),
+    r (2, 4H, H), b (2, 8H) -> (B, L, 2H), 0 at padding. Computed with torch.lstm (eager
+    runs only: tracing, and the checks of the export)."""
     hidden = r.shape[2]
-    params = [_reorder_gates(t, ONNX_TO_TORCH_GATES) for t in (w[0], r[0], *b[0].split(4 * hidden))]
+    mask = torch.arange(x.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)  # (B, L)
     h0 = x.new_zeros(1, x.shape[0], hidden)  # (1, B, H)
-    out, _, _ = torch.lstm(x, (h0, h0), params, True, 1, 0.0, False, False, True)
-    return out  # (B, L, H)
+    outs = []
+    for d, inputs in enumerate((x, reverse_within_length(x, mask))):
+        params = [
+            _reorder_gates(t, ONNX_TO_TORCH_GATES) for t in (w[d], r[d], *b[d].split(4 * hidden))
+        ]
+        out, _, _ = torch.lstm(inputs, (h0, h0), params, True, 1, 0.0, False, False, True)
+        outs.append(out if d == 0 else reverse_within_length(out, mask))  # (B, L, H)
+    return torch.cat(outs, dim=-1).masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, L, 2H)
 
 
-@_onnx_lstm.register_fake
-def _(x: torch.Tensor, w: torch.Tensor, r: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return x.new_empty(x.shape[0], x.shape[1], r.shape[2])  # (B, L, H), L stays symbolic
+@_onnx_bilstm.register_fake
+def _(x, lengths, w, r, b):
+    return x.new_empty(x.shape[0], x.shape[1], 2 * r.shape[2])  # (B, L, 2H), L stays symbolic
 
 
-def _onnx_lstm_to_onnx(x, w, r, b):  # onnxscript values, unannotated: the exporter reads hints
-    """`_onnx_lstm` as the ONNX LSTM node, w, r and b staying initializers (so that the
-    int8 quantiser can turn it into DynamicQuantizeLSTM)."""
+def _onnx_bilstm_to_onnx(x, lengths, w, r, b):  # onnxscript values, unannotated on purpose
+    """`_onnx_bilstm` as one bidirectional ONNX LSTM node with sequence_lens; w, r and b stay
+    initializers (so that the int8 quantiser can turn it into DynamicQuantizeLSTM)."""
     from onnxscript import opset18 as op
 
-    y, _, _ = op.LSTM(op.Transpose(x, perm=[1, 0, 2]), w, r, b, hidden_size=r.shape[2])
-    return op.Transpose(op.Squeeze(y, [1]), perm=[1, 0, 2])  # (L, 1, B, H) -> (B, L, H)
+    y, _, _ = op.LSTM(
+        op.Transpose(x, perm=[1, 0, 2]),  # (L, B, D)
+        w, r, b, op.Cast(lengths, to=6),  # sequence_lens: int32
+        hidden_size=r.shape[2], direction="bidirectional",
+    )  # (L, 2, B, H)  # fmt: skip
+    return op.Reshape(op.Transpose(y, perm=[2, 0, 1, 3]), [0, 0, -1])  # (B, L, 2H)
 
 
-class _ExportLSTM(nn.Module):
-    """Stands in for an nn.LSTM during export: the same weights in ONNX layout, the same
-    output, one custom op with a declared output shape."""
+class _ExportBiLSTM(nn.Module):
+    """Stands in for a BiLSTM during export: the same weights in ONNX layout, the same
+    output, one custom op (one bidirectional ONNX LSTM node) with a declared output shape."""
 
-    def __init__(self, lstm: nn.LSTM) -> None:
+    def __init__(self, bilstm: BiLSTM) -> None:
         super().__init__()
-        if lstm.num_layers != 1 or lstm.bidirectional or not lstm.batch_first:
-            raise ExportError(f"cannot export {lstm}: only 1-layer, forward, batch-first LSTMs")
-        if not lstm.bias or lstm.proj_size:
-            raise ExportError(f"cannot export {lstm}: needs biases and no projection")
-        with torch.no_grad():
-            onnx_order = [
+        weights = {"w": [], "r": [], "b": []}
+        for lstm in (bilstm.forward_lstm, bilstm.backward_lstm):
+            if lstm.num_layers != 1 or lstm.bidirectional or not lstm.batch_first:
+                raise ExportError(f"cannot export {lstm}: only 1-layer, forward, batch-first")
+            if not lstm.bias or lstm.proj_size:
+                raise ExportError(f"cannot export {lstm}: needs biases and no projection")
+            w, r, b_ih, b_hh = (
                 _reorder_gates(t.detach(), TORCH_TO_ONNX_GATES)
                 for t in (lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
-            ]
-        self.register_buffer("w", onnx_order[0].unsqueeze(0))  # (1, 4H, D)
-        self.register_buffer("r", onnx_order[1].unsqueeze(0))  # (1, 4H, H)
-        self.register_buffer("b", torch.cat(onnx_order[2:]).unsqueeze(0))  # (1, 8H)
+            )
+            weights["w"].append(w)
+            weights["r"].append(r)
+            weights["b"].append(torch.cat([b_ih, b_hh]))
+        self.register_buffer("w", torch.stack(weights["w"]))  # (2, 4H, D)
+        self.register_buffer("r", torch.stack(weights["r"]))  # (2, 4H, H)
+        self.register_buffer("b", torch.stack(weights["b"]))  # (2, 8H)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
-        out = torch.ops.dupdetect.onnx_lstm(x, self.w, self.r, self.b)  # (B, L, H)
-        return out, None  # BiLSTM ignores the final states
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        lengths = mask.sum(1)  # (B,)
+        return torch.ops.dupdetect.onnx_bilstm(x, lengths, self.w, self.r, self.b)  # (B, L, 2H)
 
 
 class _ExportComparison(nn.Module):
@@ -168,13 +194,13 @@ class _ExportComparison(nn.Module):
 
 
 def exportable(model: ESIM) -> ESIM:
-    """A copy of `model` with every nn.LSTM replaced by `_ExportLSTM` and the Comparison by
+    """A copy of `model` with every BiLSTM replaced by `_ExportBiLSTM` and the Comparison by
     `_ExportComparison` (same outputs)."""
     model = copy.deepcopy(model).cpu().eval()
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
-            if isinstance(child, nn.LSTM):
-                setattr(parent, name, _ExportLSTM(child))
+            if isinstance(child, BiLSTM):
+                setattr(parent, name, _ExportBiLSTM(child))
             elif isinstance(child, Comparison):
                 setattr(parent, name, _ExportComparison(child))
     return model
@@ -280,7 +306,9 @@ def _export_graph(model: ESIM, target: Path, digest: str) -> None:
                 INPUTS[0]: {0: batch, 1: dim("la")},
                 INPUTS[1]: {0: batch, 1: dim("lb")},
             },
-            custom_translation_table={torch.ops.dupdetect.onnx_lstm.default: _onnx_lstm_to_onnx},
+            custom_translation_table={
+                torch.ops.dupdetect.onnx_bilstm.default: _onnx_bilstm_to_onnx
+            },
             external_data=False,
             verbose=False,
         )
