@@ -21,7 +21,7 @@ from dupdetect.config import ConfigError, load_config
 from dupdetect.data import FORMATS, DataError, Pair, read_pairs
 from dupdetect.detector import BACKENDS, WEIGHTS_FILE, DupDetector, ModelDirError
 from dupdetect.device import DeviceError
-from dupdetect.evaluate import compute_metrics, format_metrics
+from dupdetect.evaluate import SCORING_BATCH, compute_metrics, format_metrics
 from dupdetect.export import INT8_FILE, ExportError, export_onnx
 from dupdetect.vectors import VectorsError
 
@@ -144,7 +144,7 @@ def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-bad-rows", action="store_true", help="skip malformed rows, count them"
     )
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=SCORING_BATCH)
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--backend", default="torch", choices=BACKENDS,

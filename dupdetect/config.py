@@ -69,7 +69,7 @@ class TrainConfig:
 
     epochs: int = 10
     batch_size: int = 64
-    eval_batch_size: int = 256
+    eval_batch_size: int = 128  # dev scoring; see dupdetect.evaluate.SCORING_BATCH
     lr: float = 5e-4
     weight_decay: float = 0.01
     grad_clip: float = 10.0  # max global grad norm

@@ -28,7 +28,7 @@ from dupdetect import __version__
 from dupdetect.batching import EncodedPairs
 from dupdetect.config import Config, ConfigError, config_from_dict
 from dupdetect.device import resolve_device
-from dupdetect.evaluate import predict_proba
+from dupdetect.evaluate import SCORING_BATCH, predict_proba
 from dupdetect.model import ESIM
 from dupdetect.tokenizer import encode, load_tokenizer
 
@@ -97,11 +97,13 @@ class DupDetector:
         seg = self.config.tokenizer.segmenter
         return EncodedPairs(encode(self.tokenizer, a, seg), encode(self.tokenizer, b, seg))
 
-    def predict(self, pairs: Iterable[Sequence[str]], batch_size: int = 256) -> np.ndarray:
+    def predict(
+        self, pairs: Iterable[Sequence[str]], batch_size: int = SCORING_BATCH
+    ) -> np.ndarray:
         """P(duplicate) for each (text_a, text_b) pair, in order: (N,) float64 in [0, 1]."""
         return self.predict_encoded(self.encode(pairs), batch_size)
 
-    def predict_encoded(self, data: EncodedPairs, batch_size: int = 256) -> np.ndarray:
+    def predict_encoded(self, data: EncodedPairs, batch_size: int = SCORING_BATCH) -> np.ndarray:
         """P(duplicate) for already encoded pairs, with the backend chosen at load time."""
         if len(data) == 0:
             return np.empty(0, dtype=np.float64)

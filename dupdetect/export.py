@@ -56,6 +56,7 @@ from torch.overrides import TorchFunctionMode
 
 from dupdetect.batching import EncodedPairs, collate, inference_batches
 from dupdetect.detector import WEIGHTS_FILE, DupDetector, ModelDirError
+from dupdetect.evaluate import SCORING_BATCH
 from dupdetect.model import ESIM
 from dupdetect.model.comparison import Comparison
 from dupdetect.model.encoder import BiLSTM
@@ -377,7 +378,7 @@ class OnnxScorer:
         self.path = Path(path)
         self.session = _session(self.path, threads)
 
-    def predict_proba(self, data: EncodedPairs, batch_size: int = 256) -> np.ndarray:
+    def predict_proba(self, data: EncodedPairs, batch_size: int = SCORING_BATCH) -> np.ndarray:
         """P(duplicate) for every pair, in input order: (N,) float64.
 
         The same contract and batching as `dupdetect.evaluate.predict_proba` (length-sorted

