@@ -185,8 +185,7 @@ class _ExportComparison(nn.Module):
 
     def __init__(self, comparison: Comparison) -> None:
         super().__init__()
-        w1, w2, w3, w4 = comparison.projection.weight.detach().chunk(4, dim=1)  # (H, D) each
-        self.register_buffer("w", torch.cat([w1 + w3, w2 - w3, w4], dim=1))  # (H, 3D)
+        self.register_buffer("w", comparison.folded_weight().detach())  # (H, 3D)
         self.register_buffer("b", comparison.projection.bias.detach().clone())  # (H,)
 
     def forward(self, x: torch.Tensor, x_tilde: torch.Tensor) -> torch.Tensor:

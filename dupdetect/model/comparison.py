@@ -24,7 +24,10 @@ class Comparison(nn.Module):
         if self.training and self.dropout.p > 0:
             m = torch.cat([x, x_tilde, x - x_tilde, x * x_tilde], dim=-1)  # (B, L, 4D)
             return torch.relu(self.projection(self.dropout(m)))  # (B, L, H)
-        w1, w2, w3, w4 = self.projection.weight.chunk(4, dim=1)  # (H, D) each
-        w = torch.cat([w1 + w3, w2 - w3, w4], dim=1)  # (H, 3D)
         m = torch.cat([x, x_tilde, x * x_tilde], dim=-1)  # (B, L, 3D)
-        return torch.relu(nn.functional.linear(m, w, self.projection.bias))  # (B, L, H)
+        return torch.relu(nn.functional.linear(m, self.folded_weight(), self.projection.bias))
+
+    def folded_weight(self) -> torch.Tensor:
+        """[W₁ + W₃, W₂ − W₃, W₄]: (H, 3D), the weight of [x; x̃; x ⊙ x̃]."""
+        w1, w2, w3, w4 = self.projection.weight.chunk(4, dim=1)  # (H, D) each
+        return torch.cat([w1 + w3, w2 - w3, w4], dim=1)  # (H, 3D)
