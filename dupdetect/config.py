@@ -61,6 +61,9 @@ class ModelConfig:
     dropout: float = 0.3  # before the projection and inside the head
     embedding_dropout: float = 0.1
     exact_match: bool = False  # append "token occurs in the other text" to each embedding
+    # give the head 5 lexical-overlap features of the pair (unigram and bigram shares, length
+    # ratio; dupdetect/model/features.py), as paraphrase systems built on MT metrics do
+    overlap_features: bool = False
 
 
 @dataclass
@@ -79,6 +82,12 @@ class TrainConfig:
     seed: int = 42
     vectors: str | None = None  # GloVe/word2vec text file initialising the embedding
     freeze_embedding: bool = False  # keep the embedding table as initialised (small data)
+    # Targets 0/1 become eps/2 and 1 - eps/2: the loss stops rewarding ever larger logits.
+    label_smoothing: float = 0.0
+    # > 0: evaluate and save an exponential moving average of the weights (Polyak
+    # averaging, a running form of checkpoint averaging) updated after every step with
+    # w_avg <- decay * w_avg + (1 - decay) * w. 0 = off; ~0.999 averages ~1,000 steps.
+    ema_decay: float = 0.0
     device: str = "auto"  # "auto" picks CUDA when present; or "cpu", "cuda", "cuda:1"
     metric: Literal["accuracy", "f1", "roc_auc", "log_loss"] = "accuracy"  # early stopping
     patience: int = 3  # evaluations without improvement before stopping
@@ -193,6 +202,12 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"model.{key}: must be in [0, 1), got {value}")
     if not 0.0 < cfg.data.dev_fraction < 1.0:
         raise ConfigError(f"data.dev_fraction: must be in (0, 1), got {cfg.data.dev_fraction}")
+    if not 0.0 <= cfg.train.label_smoothing < 1.0:
+        raise ConfigError(
+            f"train.label_smoothing: must be in [0, 1), got {cfg.train.label_smoothing}"
+        )
+    if not 0.0 <= cfg.train.ema_decay < 1.0:
+        raise ConfigError(f"train.ema_decay: must be in [0, 1), got {cfg.train.ema_decay}")
     if cfg.train.lr <= 0:
         raise ConfigError(f"train.lr: must be > 0, got {cfg.train.lr}")
 

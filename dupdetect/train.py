@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from dupdetect.batching import EncodedPairs, collate, training_batches
@@ -127,12 +128,15 @@ def train_step(
     y: torch.Tensor,
     lr: float,
     grad_clip: float,
+    label_smoothing: float = 0.0,
 ) -> float:
     """One optimisation step at learning rate `lr` on a batch: a (B, La), b (B, Lb) ids,
-    y (B,) 0/1 labels. Returns the batch's mean loss (binary cross-entropy)."""
+    y (B,) 0/1 labels. Returns the batch's mean loss (binary cross-entropy against the
+    smoothed targets y * (1 - eps) + eps / 2)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
-    loss = F.binary_cross_entropy_with_logits(model(a, b), y)
+    target = y * (1.0 - label_smoothing) + 0.5 * label_smoothing  # (B,)
+    loss = F.binary_cross_entropy_with_logits(model(a, b), target)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -177,7 +181,12 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=tc.lr, weight_decay=tc.weight_decay)
     lr_scale = 1.0  # lowered by `plateau_factor` when dev stops improving
-    detector = DupDetector(model, tok, cfg)
+    # With ema_decay, the averaged copy is what gets evaluated, saved and returned.
+    ema = None
+    if tc.ema_decay:
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tc.ema_decay))
+    scored = model if ema is None else ema.module
+    detector = DupDetector(scored, tok, cfg)
 
     best_score, best_step, bad_evals, step, pairs_seen = -math.inf, 0, 0, 0, 0
     best_probs, last_eval_step = np.empty(0), -1
@@ -186,7 +195,7 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
 
     def run_eval(epoch: int) -> None:
         nonlocal best_score, best_step, bad_evals, stop, best_probs, lr_scale, last_eval_step
-        metrics, probs = evaluate(model, dev_data, device, 0.5, tc.eval_batch_size)
+        metrics, probs = evaluate(scored, dev_data, device, 0.5, tc.eval_batch_size)
         last_eval_step = step
         score = _metric_value(metrics, tc.metric)
         improved = score > best_score
@@ -219,7 +228,9 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
             a, b, y = collate(train_data, index)
             a, b, y = a.to(device), b.to(device), y.to(device)
             lr = tc.lr * lr_scale * min(1.0, (step + 1) / max(tc.warmup_steps, 1))  # warm-up
-            batch_loss = train_step(model, optimizer, a, b, y, lr, tc.grad_clip)
+            batch_loss = train_step(model, optimizer, a, b, y, lr, tc.grad_clip, tc.label_smoothing)
+            if ema is not None:
+                ema.update_parameters(model)
             step += 1
             n = len(index)
             pairs_seen += n

@@ -25,9 +25,11 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
-def tiny_model_config(vocab_size: int = 50, exact_match: bool = False) -> ModelConfig:
+def tiny_model_config(
+    vocab_size: int = 50, exact_match: bool = False, overlap_features: bool = False
+) -> ModelConfig:
     return ModelConfig(
-        exact_match=exact_match,
+        exact_match=exact_match, overlap_features=overlap_features,
         vocab_size=vocab_size, embedding_dim=8, hidden_size=6, head_hidden=5,
         dropout=0.0, embedding_dropout=0.0,
     )  # fmt: skip

@@ -75,7 +75,7 @@ def test_lengths_differ_from_the_export_example() -> None:
 
 def test_export_stand_ins_compute_the_same_model() -> None:
     """The export-time LSTM (ONNX gate order) and chunk rewrite change no number."""
-    model = ESIM(tiny_model_config(exact_match=True)).eval()
+    model = ESIM(tiny_model_config(exact_match=True, overlap_features=True)).eval()
     g = torch.Generator().manual_seed(0)
     a, b = torch.randint(1, 50, (5, 9), generator=g), torch.randint(1, 50, (5, 4), generator=g)
     a[1, 3:] = 0
@@ -120,11 +120,20 @@ def test_int8_runs_and_stays_close(model_dir: Path) -> None:
     assert (model_dir / INT8_FILE).stat().st_size < (model_dir / ONNX_FILE).stat().st_size
 
 
-def test_export_without_exact_match_through_the_api(model_dir: Path, tmp_path: Path) -> None:
-    """The other ESIM wiring (no exact-match branch), untrained weights, Python API."""
+@pytest.mark.parametrize(
+    "wiring",
+    [{"exact_match": False}, {"overlap_features": True}],
+    ids=["no_exact_match", "overlap_features"],
+)
+def test_other_wirings_export_through_the_api(
+    model_dir: Path, tmp_path: Path, wiring: dict[str, bool]
+) -> None:
+    """The other ESIM wirings (no exact-match branch; pair-level overlap features into the
+    head), untrained weights, Python API."""
     trained = DupDetector.load(model_dir, device="cpu")
     config = trained.config
-    config.model.exact_match = False
+    for key, value in wiring.items():
+        setattr(config.model, key, value)
     torch.manual_seed(3)
     DupDetector(ESIM(config.model), trained.tokenizer, config).save(tmp_path)
     assert export_onnx(tmp_path) == tmp_path / ONNX_FILE
@@ -231,7 +240,7 @@ def test_export_of_other_weights_is_refused(
     shutil.copytree(model_dir, edited)
     detector = DupDetector.load(edited, device="cpu")
     with torch.no_grad():
-        detector.model.head.mlp[1].bias += 1.0
+        detector.model.head.hidden.bias += 1.0
     detector.save(edited)
     err = _error(["predict", str(edited), "a b", "c d", "--backend", "onnx"], capsys)
     assert "exported from other weights" in err and f"run dupdetect export {edited}" in err

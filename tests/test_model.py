@@ -11,18 +11,24 @@ from dupdetect.model import ESIM
 from dupdetect.model.alignment import CrossAttention
 from dupdetect.model.comparison import Comparison
 from dupdetect.model.encoder import BiLSTM
-from dupdetect.model.features import exact_match
+from dupdetect.model.features import exact_match, overlap_features
 from dupdetect.model.head import SymmetricHead
 from dupdetect.model.matcher import stack_pair
 from dupdetect.model.pooling import MeanMaxPool
 
 
-def _model(exact_match: bool = False, seed: int = 0) -> ESIM:
+def _model(exact_match: bool = False, seed: int = 0, overlap_features: bool = False) -> ESIM:
     torch.manual_seed(seed)
-    return ESIM(tiny_model_config(exact_match=exact_match)).eval()
+    return ESIM(tiny_model_config(50, exact_match, overlap_features)).eval()
 
 
-variants = pytest.mark.parametrize("exact_match", [False, True], ids=["plain", "exact_match"])
+# Every test marked @variants runs on the plain model, with exact match, and with both
+# exact match and the pair-level overlap features.
+variants = pytest.mark.parametrize(
+    "features",
+    [{}, {"exact_match": True}, {"exact_match": True, "overlap_features": True}],
+    ids=["plain", "exact_match", "overlap"],
+)
 
 
 def test_bilstm_backward_direction_does_not_read_padding() -> None:
@@ -102,8 +108,8 @@ def test_stack_pair_pads_both_texts_to_one_length() -> None:
 
 
 @variants
-def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(exact_match: bool) -> None:
-    model = _model(exact_match)
+def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(features: dict[str, bool]) -> None:
+    model = _model(**features)
     g = torch.Generator().manual_seed(1)
     la, lb = [3, 9, 1, 6, 12, 4], [7, 2, 5, 12, 1, 8]
     a, b = random_ids(la, 50, g), random_ids(lb, 50, g)
@@ -115,8 +121,8 @@ def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(exact_match: bo
 
 
 @variants
-def test_score_is_exactly_symmetric(exact_match: bool) -> None:
-    model = _model(exact_match)
+def test_score_is_exactly_symmetric(features: dict[str, bool]) -> None:
+    model = _model(**features)
     g = torch.Generator().manual_seed(2)
     a = random_ids([5, 2, 8, 3], 50, g)
     b = random_ids([1, 9, 4, 4], 50, g)
@@ -125,9 +131,9 @@ def test_score_is_exactly_symmetric(exact_match: bool) -> None:
 
 
 @variants
-def test_every_trainable_parameter_gets_a_gradient(exact_match: bool) -> None:
+def test_every_trainable_parameter_gets_a_gradient(features: dict[str, bool]) -> None:
     torch.manual_seed(0)
-    model = ESIM(tiny_model_config(exact_match=exact_match)).train()
+    model = ESIM(tiny_model_config(**features)).train()
     g = torch.Generator().manual_seed(3)
     a, b = random_ids([4, 6, 2], 50, g), random_ids([5, 3, 7], 50, g)
     loss = nn.functional.binary_cross_entropy_with_logits(model(a, b), torch.tensor([1.0, 0, 1]))
@@ -139,8 +145,8 @@ def test_every_trainable_parameter_gets_a_gradient(exact_match: bool) -> None:
 
 
 @variants
-def test_output_is_one_logit_per_pair_and_eval_is_deterministic(exact_match: bool) -> None:
-    model = _model(exact_match)
+def test_output_is_one_logit_per_pair_and_eval_is_deterministic(features: dict[str, bool]) -> None:
+    model = _model(**features)
     g = torch.Generator().manual_seed(4)
     a, b = random_ids([3, 4], 50, g), random_ids([2, 5], 50, g)
     with torch.no_grad():
@@ -161,3 +167,21 @@ def test_exact_match_changes_the_score() -> None:
     a, b = random_ids([4, 6], 50, g), random_ids([5, 3], 50, g)
     with torch.no_grad():
         assert not torch.equal(_model(False)(a, b), _model(True)(a, b))
+
+
+def test_overlap_features_count_shared_unigrams_and_bigrams_and_are_symmetric() -> None:
+    a = torch.tensor([[5, 6, 7, 8], [5, 1, 0, 0]])  # 1 = [UNK], 0 = [PAD]
+    b = torch.tensor([[6, 7, 9, 0], [5, 1, 0, 0]])
+    # Row 0: a shares 6, 7 (2 of 4 tokens) and bigram 6-7 (1 of 3); b shares 2 of 3 tokens
+    # and 1 of 2 bigrams; lengths 4 and 3. Row 1: [UNK] never matches, so 1 of 2 tokens and
+    # no bigram.
+    expected = [[2 / 4, 2 / 3, 1 / 3, 1 / 2, 3 / 4], [1 / 2, 1 / 2, 0.0, 0.0, 1.0]]
+    torch.testing.assert_close(overlap_features(a, b), torch.tensor(expected))
+    assert torch.equal(overlap_features(a, b), overlap_features(b, a))
+
+
+def test_overlap_features_change_the_score() -> None:
+    g = torch.Generator().manual_seed(5)
+    a, b = random_ids([4, 6], 50, g), random_ids([5, 3], 50, g)
+    with torch.no_grad():
+        assert not torch.equal(_model(True)(a, b), _model(True, overlap_features=True)(a, b))

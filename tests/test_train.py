@@ -12,7 +12,7 @@ from conftest import synthetic_pairs
 from dupdetect import DupDetector
 from dupdetect.config import Config
 from dupdetect.tokenizer import build_tokenizer
-from dupdetect.train import train
+from dupdetect.train import train, train_step
 from dupdetect.vectors import VectorsError, load_vectors
 
 
@@ -145,3 +145,44 @@ def test_steps_after_the_last_periodic_evaluation_are_still_evaluated(
     evals = [r for r in map(json.loads, records) if r["event"] == "eval"]
     assert [r["step"] for r in evals] == [result.steps]
     assert (tmp_path / "m" / "model.safetensors").exists()
+
+
+def test_weight_averaging_saves_the_average_and_leaves_training_alone(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    tiny_config.train.epochs = 1  # one evaluation, at the end: the saved weights are the last
+
+    def run(decay: float) -> tuple[list[float], dict[str, torch.Tensor]]:
+        tiny_config.train.ema_decay = decay
+        out = tmp_path / f"ema{decay}"
+        train(tiny_config, out)
+        lines = (out / "train_log.jsonl").read_text().splitlines()
+        losses = [r["loss"] for r in map(json.loads, lines) if r["event"] == "step"]
+        return losses, load_file(str(out / "model.safetensors"))
+
+    raw_losses, raw = run(0.0)
+    near_losses, near = run(1e-9)  # an "average" that is just the latest weights
+    avg_losses, avg = run(0.9)
+    assert raw_losses == near_losses == avg_losses  # averaging never feeds back into training
+    assert raw.keys() == avg.keys()
+    assert all(torch.allclose(raw[k], near[k], atol=1e-6) for k in raw)
+    assert any((raw[k] - avg[k]).abs().max() > 1e-3 for k in raw)
+
+
+def test_label_smoothing_trains_towards_softened_targets() -> None:
+    class Constant(torch.nn.Module):  # a "matcher" with logit 2 for every pair
+        def __init__(self) -> None:
+            super().__init__()
+            self.logit = torch.nn.Parameter(torch.tensor(2.0))
+
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return self.logit.expand(a.shape[0])  # (B,)
+
+    model = Constant()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    ids, y = torch.ones(2, 3, dtype=torch.long), torch.tensor([1.0, 0.0])
+    loss = train_step(model, optimizer, ids, ids, y, lr=0.0, grad_clip=1.0, label_smoothing=0.2)
+    p = torch.sigmoid(torch.tensor(2.0)).item()
+    # Targets 0.9 and 0.1 for labels 1 and 0.
+    expected = -(0.9 * np.log(p) + 0.1 * np.log(1 - p) + 0.1 * np.log(p) + 0.9 * np.log(1 - p)) / 2
+    assert loss == pytest.approx(expected, rel=1e-6)

@@ -16,7 +16,7 @@ from dupdetect.model.alignment import CrossAttention
 from dupdetect.model.comparison import Comparison
 from dupdetect.model.embedding import Embedding
 from dupdetect.model.encoder import BiLSTM
-from dupdetect.model.features import exact_match
+from dupdetect.model.features import N_OVERLAP_FEATURES, exact_match, overlap_features
 from dupdetect.model.head import SymmetricHead
 from dupdetect.model.pooling import MeanMaxPool
 
@@ -48,7 +48,8 @@ class ESIM(nn.Module):
         self.comparison = Comparison(2 * h, h, cfg.dropout)
         self.composition = BiLSTM(h, h)
         self.pooling = MeanMaxPool()
-        self.head = SymmetricHead(4 * h, cfg.head_hidden, cfg.dropout)
+        n_pair = N_OVERLAP_FEATURES if cfg.overlap_features else 0
+        self.head = SymmetricHead(4 * h, cfg.head_hidden, cfg.dropout, n_pair)
 
     def forward(self, a_ids: torch.Tensor, b_ids: torch.Tensor) -> torch.Tensor:
         """a_ids (B, La), b_ids (B, Lb), int64, 0 = padding on the right -> logits (B,)."""
@@ -65,4 +66,5 @@ class ESIM(nn.Module):
         m = self.comparison(x, torch.cat([a_tilde, b_tilde]))  # (2B, L, H)
         v = self.pooling(self.composition(m, mask), mask)  # (2B, 4H)
         v_a, v_b = v.chunk(2)  # (B, 4H) each
-        return self.head(v_a, v_b)  # (B,)
+        pair = overlap_features(*ids.chunk(2)) if self.config.overlap_features else None  # (B, 5)
+        return self.head(v_a, v_b, pair)  # (B,)
