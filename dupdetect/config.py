@@ -48,6 +48,9 @@ class TokenizerConfig:
     min_frequency: int = 1  # tokens seen fewer times in train map to [UNK]
     max_vocab: int = 50_000  # including [PAD] and [UNK]
     max_length: int = 64  # tokens kept per text; longer texts are truncated
+    # > 0: words outside the vocabulary are hashed into this many extra ids instead of all
+    # becoming [UNK] (the same unseen name or number in both texts stays the same token)
+    oov_buckets: int = 0
 
 
 @dataclass
@@ -194,6 +197,8 @@ def _validate(cfg: Config) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"{key}: must be >= 1, got {value}")
+    if cfg.tokenizer.oov_buckets < 0:
+        raise ConfigError(f"tokenizer.oov_buckets: must be >= 0, got {cfg.tokenizer.oov_buckets}")
     if cfg.tokenizer.max_vocab < 3:
         raise ConfigError(f"tokenizer.max_vocab: must be >= 3, got {cfg.tokenizer.max_vocab}")
     for key in ("dropout", "embedding_dropout"):

@@ -94,8 +94,10 @@ class DupDetector:
                     raise ValueError(f"pair {i}: {name} must be a non-empty string, got {text!r}")
             a.append(texts[0])
             b.append(texts[1])
-        seg = self.config.tokenizer.segmenter
-        return EncodedPairs(encode(self.tokenizer, a, seg), encode(self.tokenizer, b, seg))
+        seg, buckets = self.config.tokenizer.segmenter, self.config.tokenizer.oov_buckets
+        return EncodedPairs(
+            encode(self.tokenizer, a, seg, buckets), encode(self.tokenizer, b, seg, buckets)
+        )
 
     def predict(
         self, pairs: Iterable[Sequence[str]], batch_size: int = SCORING_BATCH

@@ -13,6 +13,7 @@ jieba is Python code the Rust tokenizer cannot hold, so `encode` applies it.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -74,7 +75,32 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     return Tokenizer.from_file(str(path))
 
 
-def encode(tok: Tokenizer, texts: Sequence[str], segmenter: str = "char") -> list[list[int]]:
+def oov_bucket(word: str, vocab_size: int, buckets: int) -> int:
+    """The id of an out-of-vocabulary word when there are `buckets` hash buckets after the
+    vocabulary: the same word always gets the same id (crc32, not Python's salted hash)."""
+    return vocab_size + zlib.crc32(word.encode("utf-8")) % buckets
+
+
+def encode(
+    tok: Tokenizer, texts: Sequence[str], segmenter: str = "char", oov_buckets: int = 0
+) -> list[list[int]]:
     """Token ids per text (truncated to the saved max_length). A text whose characters
-    all normalise away still gets one token, [UNK], so no text is ever empty."""
-    return [enc.ids or [UNK_ID] for enc in tok.encode_batch(segment(texts, segmenter))]
+    all normalise away still gets one token, [UNK], so no text is ever empty.
+
+    With `oov_buckets` > 0, a word outside the vocabulary gets a hash-bucket id in
+    [vocab_size, vocab_size + oov_buckets) instead of [UNK]: the same unseen name or number
+    in both texts then has the same id, so attention and exact match can pair them up.
+    """
+    segmented = segment(texts, segmenter)
+    encodings = tok.encode_batch(segmented)
+    if not oov_buckets:
+        return [enc.ids or [UNK_ID] for enc in encodings]
+    vocab_size, result = tok.get_vocab_size(), []
+    for text, enc in zip(segmented, encodings, strict=True):
+        ids = list(enc.ids)
+        for i, (start, end) in enumerate(enc.offsets):
+            if ids[i] == UNK_ID:
+                word = tok.normalizer.normalize_str(text[start:end]).strip()
+                ids[i] = oov_bucket(word, vocab_size, oov_buckets)
+        result.append(ids or [UNK_ID])
+    return result

@@ -90,11 +90,13 @@ def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list
     return train, dev
 
 
-def encode_pairs(tok: Tokenizer, pairs: Sequence[Pair], segmenter: str) -> EncodedPairs:
+def encode_pairs(
+    tok: Tokenizer, pairs: Sequence[Pair], segmenter: str, oov_buckets: int = 0
+) -> EncodedPairs:
     """Token ids of both texts of labelled pairs, with their labels as float32 0/1."""
     labels = np.array([p.label for p in pairs], dtype=np.float32)
-    a = encode(tok, [p.text_a for p in pairs], segmenter)
-    b = encode(tok, [p.text_b for p in pairs], segmenter)
+    a = encode(tok, [p.text_a for p in pairs], segmenter, oov_buckets)
+    b = encode(tok, [p.text_b for p in pairs], segmenter, oov_buckets)
     return EncodedPairs(a, b, labels)
 
 
@@ -155,9 +157,10 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
 
     train_pairs, dev_pairs = load_splits(cfg, rng)
     tok = build_tokenizer([t for p in train_pairs for t in (p.text_a, p.text_b)], cfg.tokenizer)
-    cfg.model.vocab_size = tok.get_vocab_size()
-    seg = cfg.tokenizer.segmenter
-    train_data, dev_data = encode_pairs(tok, train_pairs, seg), encode_pairs(tok, dev_pairs, seg)
+    cfg.model.vocab_size = tok.get_vocab_size() + cfg.tokenizer.oov_buckets
+    seg, buckets = cfg.tokenizer.segmenter, cfg.tokenizer.oov_buckets
+    train_data = encode_pairs(tok, train_pairs, seg, buckets)
+    dev_data = encode_pairs(tok, dev_pairs, seg, buckets)
     model = ESIM(cfg.model)
     if tc.vectors:
         with torch.no_grad():

@@ -37,3 +37,18 @@ def test_jieba_segments_chinese_into_words() -> None:
     texts = ["我手机丢了，我想换个手机", "我想买个新手机，求推荐"]
     tok = build_tokenizer(texts, cfg)
     assert _tokens(tok, texts[1], "jieba") == ["我想", "买个", "新手机", ",", "求", "推荐"]
+
+
+def test_oov_buckets_give_the_same_unseen_word_the_same_id() -> None:
+    tok = build_tokenizer(["the price rose", "prices rose"], TokenizerConfig())
+    vocab = tok.get_vocab_size()
+    texts = ["The price rose 4.5% at Acme", "ACME's price: 4.5%, 车"]
+    # the price rose 4 . 5 % at acme / acme ' s price : 4 . 5 % , 车
+    a, b = encode(tok, texts, oov_buckets=1000)
+    assert a[:3] == [5, 3, 2] and b[3] == 3  # known words keep their vocabulary ids
+    unseen = a[3:] + b[:3] + b[4:]
+    assert all(vocab <= i < vocab + 1000 for i in unseen)
+    assert a[8] == b[0]  # "Acme" and "ACME" normalise to the same word: one id
+    assert a[3:7] == b[5:9]  # 4 . 5 %
+    assert len({*a[3:], b[1], b[2], b[4], b[9], b[10]}) == 11  # 11 different words, 11 ids
+    assert encode(tok, ["acme"]) == [[UNK_ID]]  # without buckets: [UNK]

@@ -186,3 +186,19 @@ def test_label_smoothing_trains_towards_softened_targets() -> None:
     # Targets 0.9 and 0.1 for labels 1 and 0.
     expected = -(0.9 * np.log(p) + 0.1 * np.log(1 - p) + 0.1 * np.log(p) + 0.9 * np.log(1 - p)) / 2
     assert loss == pytest.approx(expected, rel=1e-6)
+
+
+def test_oov_buckets_extend_the_embedding_and_reach_the_saved_model(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    tiny_config.train.epochs = 1
+    tiny_config.tokenizer.oov_buckets = 16
+    train(tiny_config, tmp_path / "m")
+    detector = DupDetector.load(tmp_path / "m", device="cpu")
+    vocab = detector.tokenizer.get_vocab_size()
+    assert detector.config.model.vocab_size == vocab + 16
+    assert detector.model.embedding.table.weight.shape[0] == vocab + 16
+    data = detector.encode([("zyxw phone", "phone zyxw")])  # "zyxw" is not in the vocabulary
+    assert data.a[0][0] == data.b[0][1] >= vocab
+    p = detector.predict([("zyxw phone", "phone zyxw")])
+    assert 0.0 <= p[0] <= 1.0
