@@ -77,6 +77,8 @@ def test_tiny_run_prints_the_table_writes_json_and_ends_with_the_ratios(tmp_path
             rate = result[section][system]["pairs_per_s"]
             assert len(rate["runs"]) == 2 and rate["median"] > 0
     inference_ratio = result["inference"]["ratio_dupdetect_over_reference"]
+    assert result["inference"]["fastest"]["path"] == "torch"  # nothing exported in this run
+    assert result["inference"]["fastest"]["ratio_over_reference"] == inference_ratio
     training_ratio = result["training"]["ratio_dupdetect_over_reference"]
     assert lines[-1] == f"inference_ratio={inference_ratio:.2f} training_ratio={training_ratio:.2f}"
     assert result["latency"]["dupdetect"]["p99_ms"]["median"] > 0
