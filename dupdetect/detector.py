@@ -41,6 +41,21 @@ WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"
 FORMAT_VERSION = 1
 BACKENDS = ("torch", "onnx", "onnx-int8")  # onnx: model.onnx, onnx-int8: model.int8.onnx
+# Weight names that changed within FORMAT_VERSION 1, old prefix -> new. The head was one
+# nn.Sequential (Dropout, Linear, Tanh, Dropout, Linear) until pair features went in between
+# its dropout and first Linear; the same Linears now sit at head.hidden and head.out[2].
+RENAMED_KEYS = {"head.mlp.1.": "head.hidden.", "head.mlp.4.": "head.out.2."}
+
+
+def _renamed(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`state` with the keys of models saved by earlier releases mapped to today's names."""
+    out = {}
+    for key, value in state.items():
+        for old, new in RENAMED_KEYS.items():
+            if key.startswith(old):
+                key = new + key[len(old) :]
+        out[key] = value
+    return out
 
 
 class ModelDirError(ValueError):
@@ -172,7 +187,7 @@ class DupDetector:
             raise ModelDirError(f"{root / WEIGHTS_FILE}: cannot be read: {e}") from None
         model = ESIM(config.model)
         try:
-            model.load_state_dict(state)
+            model.load_state_dict(_renamed(state))
         except RuntimeError as e:
             first = str(e).strip().splitlines()[1:2] or [str(e)]
             raise ModelDirError(

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from conftest import synthetic_pairs
 from dupdetect import DupDetector
@@ -47,6 +47,27 @@ def test_saved_model_round_trip_keeps_every_tensor(tiny_config: Config, tmp_path
         load_file(str(tmp_path / "copy" / "model.safetensors")),
     )
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_models_saved_under_the_old_head_names_still_load(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    # Until stop 7 the head was head.mlp = Sequential(Dropout, Linear, Tanh, Dropout, Linear).
+    train(tiny_config, tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    pairs = [(a, b) for a, b, _ in synthetic_pairs(20, seed=3)]
+    expected = DupDetector.load(tmp_path / "m", device="cpu").predict(pairs)
+    old = {"head.hidden.": "head.mlp.1.", "head.out.2.": "head.mlp.4."}
+    state = load_file(str(weights))
+    renamed = {}
+    for key, value in state.items():
+        for new, before in old.items():
+            key = key.replace(new, before)
+        renamed[key] = value
+    assert "head.mlp.1.weight" in renamed and "head.hidden.weight" not in renamed
+    save_file(renamed, str(weights))
+    got = DupDetector.load(tmp_path / "m", device="cpu").predict(pairs)
+    assert np.array_equal(got, expected)
 
 
 def test_training_is_reproducible_with_a_seed(tiny_config: Config, tmp_path: Path) -> None:
