@@ -11,7 +11,7 @@ from dupdetect.model import ESIM
 from dupdetect.model.alignment import CrossAttention
 from dupdetect.model.comparison import Comparison
 from dupdetect.model.encoder import BiLSTM
-from dupdetect.model.features import exact_match, overlap_features
+from dupdetect.model.features import exact_match, overlap_features, token_matches
 from dupdetect.model.head import SymmetricHead
 from dupdetect.model.matcher import stack_pair
 from dupdetect.model.pooling import MeanMaxPool
@@ -158,8 +158,11 @@ def test_output_is_one_logit_per_pair_and_eval_is_deterministic(features: dict[s
 def test_exact_match_marks_shared_tokens_but_not_unknown_or_padding() -> None:
     a = torch.tensor([[5, 1, 7, 0]])  # 1 = [UNK], 0 = [PAD]
     b = torch.tensor([[7, 1, 0]])
-    assert exact_match(a, b).squeeze(-1).tolist() == [[0.0, 0.0, 1.0, 0.0]]
-    assert exact_match(b, a).squeeze(-1).tolist() == [[1.0, 0.0, 0.0]]
+    in_b, in_a = exact_match(token_matches(a, b))
+    assert in_b.squeeze(-1).tolist() == [[0.0, 0.0, 1.0, 0.0]]
+    assert in_a.squeeze(-1).tolist() == [[1.0, 0.0, 0.0]]
+    swapped = exact_match(token_matches(b, a))
+    assert torch.equal(swapped[0], in_a) and torch.equal(swapped[1], in_b)
 
 
 def test_exact_match_changes_the_score() -> None:
@@ -176,8 +179,9 @@ def test_overlap_features_count_shared_unigrams_and_bigrams_and_are_symmetric() 
     # and 1 of 2 bigrams; lengths 4 and 3. Row 1: [UNK] never matches, so 1 of 2 tokens and
     # no bigram.
     expected = [[2 / 4, 2 / 3, 1 / 3, 1 / 2, 3 / 4], [1 / 2, 1 / 2, 0.0, 0.0, 1.0]]
-    torch.testing.assert_close(overlap_features(a, b), torch.tensor(expected))
-    assert torch.equal(overlap_features(a, b), overlap_features(b, a))
+    ab = overlap_features(token_matches(a, b), a != 0, b != 0)
+    torch.testing.assert_close(ab, torch.tensor(expected))
+    assert torch.equal(ab, overlap_features(token_matches(b, a), b != 0, a != 0))
 
 
 def test_overlap_features_change_the_score() -> None:

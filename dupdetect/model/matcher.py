@@ -16,7 +16,12 @@ from dupdetect.model.alignment import CrossAttention
 from dupdetect.model.comparison import Comparison
 from dupdetect.model.embedding import Embedding
 from dupdetect.model.encoder import BiLSTM
-from dupdetect.model.features import N_OVERLAP_FEATURES, exact_match, overlap_features
+from dupdetect.model.features import (
+    N_OVERLAP_FEATURES,
+    exact_match,
+    overlap_features,
+    token_matches,
+)
 from dupdetect.model.head import SymmetricHead
 from dupdetect.model.pooling import MeanMaxPool
 
@@ -55,16 +60,17 @@ class ESIM(nn.Module):
         """a_ids (B, La), b_ids (B, Lb), int64, 0 = padding on the right -> logits (B,)."""
         ids = stack_pair(a_ids, b_ids)  # (2B, L)
         mask = ids != PAD_ID  # (2B, L)
+        a_mask, b_mask = mask.chunk(2)  # (B, L) each
+        lexical = self.config.exact_match or self.config.overlap_features
+        same = token_matches(*ids.chunk(2)) if lexical else None  # (B, L, L)
         x = self.embedding(ids)  # (2B, L, E)
         if self.config.exact_match:
-            other = torch.cat(ids.chunk(2)[::-1])  # (2B, L): b rows, then a
-            x = torch.cat([x, exact_match(ids, other)], dim=-1)  # (2B, L, E + 1)
+            x = torch.cat([x, torch.cat(exact_match(same))], dim=-1)  # (2B, L, E + 1)
         x = self.encoder(x, mask)  # (2B, L, 2H)
         a, b = x.chunk(2)  # (B, L, 2H) each
-        a_mask, b_mask = mask.chunk(2)  # (B, L) each
         a_tilde, b_tilde = self.alignment(a, b, a_mask, b_mask)  # (B, L, 2H) each
         m = self.comparison(x, torch.cat([a_tilde, b_tilde]))  # (2B, L, H)
         v = self.pooling(self.composition(m, mask), mask)  # (2B, 4H)
         v_a, v_b = v.chunk(2)  # (B, 4H) each
-        pair = overlap_features(*ids.chunk(2)) if self.config.overlap_features else None  # (B, 5)
-        return self.head(v_a, v_b, pair)  # (B,)
+        pair = overlap_features(same, a_mask, b_mask) if self.config.overlap_features else None
+        return self.head(v_a, v_b, pair)  # (B,); pair (B, 5) or None
