@@ -109,10 +109,8 @@ class DupDetector:
                     raise ValueError(f"pair {i}: {name} must be a non-empty string, got {text!r}")
             a.append(texts[0])
             b.append(texts[1])
-        seg, buckets = self.config.tokenizer.segmenter, self.config.tokenizer.oov_buckets
-        return EncodedPairs(
-            encode(self.tokenizer, a, seg, buckets), encode(self.tokenizer, b, seg, buckets)
-        )
+        cfg = self.config.tokenizer
+        return EncodedPairs(encode(self.tokenizer, a, cfg), encode(self.tokenizer, b, cfg))
 
     def predict(
         self, pairs: Iterable[Sequence[str]], batch_size: int = SCORING_BATCH

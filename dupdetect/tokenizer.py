@@ -82,16 +82,20 @@ def oov_bucket(word: str, vocab_size: int, buckets: int) -> int:
 
 
 def encode(
-    tok: Tokenizer, texts: Sequence[str], segmenter: str = "char", oov_buckets: int = 0
+    tok: Tokenizer, texts: Sequence[str], cfg: TokenizerConfig | None = None
 ) -> list[list[int]]:
     """Token ids per text (truncated to the saved max_length). A text whose characters
-    all normalise away still gets one token, [UNK], so no text is ever empty.
+    all normalise away still gets one token, [UNK], so no text is ever empty. `cfg` is the
+    config the tokenizer was built with (default: TokenizerConfig()); encoding reads its
+    `segmenter` and `oov_buckets`.
 
     With `oov_buckets` > 0, a word outside the vocabulary gets a hash-bucket id in
     [vocab_size, vocab_size + oov_buckets) instead of [UNK]: the same unseen name or number
     in both texts then has the same id, so attention and exact match can pair them up.
     """
-    segmented = segment(texts, segmenter)
+    cfg = cfg or TokenizerConfig()
+    oov_buckets = cfg.oov_buckets
+    segmented = segment(texts, cfg.segmenter)
     encodings = tok.encode_batch(segmented)
     if not oov_buckets:
         return [enc.ids or [UNK_ID] for enc in encodings]

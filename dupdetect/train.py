@@ -30,7 +30,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from dupdetect.batching import EncodedPairs, collate, training_batches
-from dupdetect.config import Config, ConfigError
+from dupdetect.config import Config, ConfigError, TokenizerConfig
 from dupdetect.data import Pair, PairFile, read_pairs
 from dupdetect.detector import METRICS_FILE, DupDetector, write_json
 from dupdetect.device import resolve_device
@@ -90,13 +90,11 @@ def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list
     return train, dev
 
 
-def encode_pairs(
-    tok: Tokenizer, pairs: Sequence[Pair], segmenter: str, oov_buckets: int = 0
-) -> EncodedPairs:
+def encode_pairs(tok: Tokenizer, pairs: Sequence[Pair], cfg: TokenizerConfig) -> EncodedPairs:
     """Token ids of both texts of labelled pairs, with their labels as float32 0/1."""
     labels = np.array([p.label for p in pairs], dtype=np.float32)
-    a = encode(tok, [p.text_a for p in pairs], segmenter, oov_buckets)
-    b = encode(tok, [p.text_b for p in pairs], segmenter, oov_buckets)
+    a = encode(tok, [p.text_a for p in pairs], cfg)
+    b = encode(tok, [p.text_b for p in pairs], cfg)
     return EncodedPairs(a, b, labels)
 
 
@@ -158,9 +156,8 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     train_pairs, dev_pairs = load_splits(cfg, rng)
     tok = build_tokenizer([t for p in train_pairs for t in (p.text_a, p.text_b)], cfg.tokenizer)
     cfg.model.vocab_size = tok.get_vocab_size() + cfg.tokenizer.oov_buckets
-    seg, buckets = cfg.tokenizer.segmenter, cfg.tokenizer.oov_buckets
-    train_data = encode_pairs(tok, train_pairs, seg, buckets)
-    dev_data = encode_pairs(tok, dev_pairs, seg, buckets)
+    train_data = encode_pairs(tok, train_pairs, cfg.tokenizer)
+    dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
     model = ESIM(cfg.model)
     if tc.vectors:
         with torch.no_grad():

@@ -398,14 +398,13 @@ def prepare(args: argparse.Namespace) -> tuple[Tokenizer, Config, Workload, list
         raise SystemExit(f"--train-steps {args.train_steps} needs {need} train pairs")
     log(f"vocabulary from {len(train):,} train pairs ({args.config} tokenizer settings)")
     tok = build_tokenizer([t for p in train for t in (p.text_a, p.text_b)], cfg.tokenizer)
-    cfg.model.vocab_size = tok.get_vocab_size()
-    seg = cfg.tokenizer.segmenter
+    cfg.model.vocab_size = tok.get_vocab_size() + cfg.tokenizer.oov_buckets
     warm_end = WARMUP_STEPS * TRAIN_BATCH
     workload = Workload(
         vocab_size=cfg.model.vocab_size,
-        test=encode_pairs(tok, test[:n_pairs], seg),
-        warm=encode_pairs(tok, train[:warm_end], seg),
-        timed=encode_pairs(tok, train[warm_end:need], seg),
+        test=encode_pairs(tok, test[:n_pairs], cfg.tokenizer),
+        warm=encode_pairs(tok, train[:warm_end], cfg.tokenizer),
+        timed=encode_pairs(tok, train[warm_end:need], cfg.tokenizer),
     )
     return tok, cfg, workload, test
 
@@ -535,7 +534,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     latency_pairs = test_pairs[: args.latency_pairs]
     reference_cls = load_reference_class()
     cpu = torch.device("cpu")
-    seg = cfg.tokenizer.segmenter
 
     torch.manual_seed(0)
     ref_infer = reference_cls(workload.vocab_size, args.emb, args.hidden).eval()
@@ -546,7 +544,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     def ref_single(pair: Pair) -> float:
         with torch.inference_mode():
-            a, b = pad(encode(tok, [pair.text_a], seg)), pad(encode(tok, [pair.text_b], seg))
+            a, b = (
+                pad(encode(tok, [pair.text_a], cfg.tokenizer)),
+                pad(encode(tok, [pair.text_b], cfg.tokenizer)),
+            )
             return float(torch.softmax(ref_infer(a, b), dim=-1)[0, 1])
 
     scorers: dict[str, Scorer] = {

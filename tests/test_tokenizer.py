@@ -5,7 +5,8 @@ from dupdetect.tokenizer import PAD_ID, UNK_ID, build_tokenizer, encode
 
 
 def _tokens(tok, text: str, segmenter: str = "char") -> list[str]:
-    return [tok.id_to_token(i) for i in encode(tok, [text], segmenter)[0]]
+    cfg = TokenizerConfig(segmenter=segmenter)
+    return [tok.id_to_token(i) for i in encode(tok, [text], cfg)[0]]
 
 
 def test_chinese_is_split_into_characters_and_english_lower_cased() -> None:
@@ -44,7 +45,7 @@ def test_oov_buckets_give_the_same_unseen_word_the_same_id() -> None:
     vocab = tok.get_vocab_size()
     texts = ["The price rose 4.5% at Acme", "ACME's price: 4.5%, 车"]
     # the price rose 4 . 5 % at acme / acme ' s price : 4 . 5 % , 车
-    a, b = encode(tok, texts, oov_buckets=1000)
+    a, b = encode(tok, texts, TokenizerConfig(oov_buckets=1000))
     assert a[:3] == [5, 3, 2] and b[3] == 3  # known words keep their vocabulary ids
     unseen = a[3:] + b[:3] + b[4:]
     assert all(vocab <= i < vocab + 1000 for i in unseen)
