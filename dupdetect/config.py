@@ -85,6 +85,9 @@ class TrainConfig:
     seed: int = 42
     vectors: str | None = None  # GloVe/word2vec text file initialising the embedding
     freeze_embedding: bool = False  # keep the embedding table as initialised (small data)
+    # Also add every word of the vectors file to the vocabulary (beyond max_vocab), so words
+    # never seen in training still get their pretrained vector instead of [UNK].
+    vectors_vocab: bool = False
     # Targets 0/1 become eps/2 and 1 - eps/2: the loss stops rewarding ever larger logits.
     label_smoothing: float = 0.0
     # > 0: evaluate and save an exponential moving average of the weights (Polyak
@@ -215,6 +218,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"train.ema_decay: must be in [0, 1), got {cfg.train.ema_decay}")
     if cfg.train.lr <= 0:
         raise ConfigError(f"train.lr: must be > 0, got {cfg.train.lr}")
+    if cfg.train.vectors_vocab and not cfg.train.vectors:
+        raise ConfigError("train.vectors_vocab: needs train.vectors (a vectors file)")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
@@ -57,8 +57,12 @@ def segment(texts: Sequence[str], segmenter: str) -> list[str]:
     return [" ".join(jieba.lcut(t)) for t in texts]
 
 
-def build_tokenizer(texts: Sequence[str], cfg: TokenizerConfig) -> Tokenizer:
-    """Learn the vocabulary from `texts` (the training split only)."""
+def build_tokenizer(
+    texts: Sequence[str], cfg: TokenizerConfig, extra_words: Iterable[str] = ()
+) -> Tokenizer:
+    """Learn the vocabulary from `texts` (the training split only), then append
+    `extra_words` not in it yet (e.g. the words of a pretrained vectors file), normalised like
+    the texts; words that normalise to nothing or to several tokens are skipped."""
     tok = new_tokenizer(cfg)
     trainer = trainers.WordLevelTrainer(
         vocab_size=cfg.max_vocab,
@@ -68,6 +72,14 @@ def build_tokenizer(texts: Sequence[str], cfg: TokenizerConfig) -> Tokenizer:
     )
     tok.train_from_iterator(segment(texts, cfg.segmenter), trainer)
     assert tok.token_to_id(PAD) == PAD_ID and tok.token_to_id(UNK) == UNK_ID
+    vocab = tok.get_vocab()
+    size = len(vocab)
+    for word in extra_words:
+        pieces = tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(word))
+        if len(pieces) == 1 and pieces[0][0] not in vocab:
+            vocab[pieces[0][0]] = len(vocab)
+    if len(vocab) > size:
+        tok.model = models.WordLevel(vocab, unk_token=UNK)
     return tok
 
 

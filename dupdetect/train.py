@@ -37,7 +37,7 @@ from dupdetect.device import resolve_device
 from dupdetect.evaluate import compute_metrics, evaluate, tune_threshold
 from dupdetect.model import ESIM
 from dupdetect.tokenizer import build_tokenizer, encode
-from dupdetect.vectors import load_vectors
+from dupdetect.vectors import load_vectors, vector_words
 
 log = logging.getLogger("dupdetect")
 LOG_FILE = "train_log.jsonl"
@@ -154,7 +154,10 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     device = resolve_device(tc.device)
 
     train_pairs, dev_pairs = load_splits(cfg, rng)
-    tok = build_tokenizer([t for p in train_pairs for t in (p.text_a, p.text_b)], cfg.tokenizer)
+    extra = vector_words(tc.vectors) if tc.vectors_vocab and tc.vectors else []
+    tok = build_tokenizer(
+        [t for p in train_pairs for t in (p.text_a, p.text_b)], cfg.tokenizer, extra
+    )
     cfg.model.vocab_size = tok.get_vocab_size() + cfg.tokenizer.oov_buckets
     train_data = encode_pairs(tok, train_pairs, cfg.tokenizer)
     dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)

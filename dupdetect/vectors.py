@@ -32,6 +32,26 @@ class VectorCoverage:
         return f"{self.found:,} of {self.vocab_size - 2:,} vocabulary tokens found ({share:.1%})"
 
 
+def vector_words(path: str | Path) -> list[str]:
+    """The words of a vectors file, in file order (the word2vec header skipped)."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    words = []
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="strict") as f:
+            for line_no, line in enumerate(f, start=1):
+                parts = line.rstrip().split(" ")
+                if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                    continue  # word2vec header
+                if len(parts) >= 2:
+                    words.append(parts[0])
+    except FileNotFoundError:
+        raise VectorsError(f"{path}: no such vectors file") from None
+    except UnicodeDecodeError as e:
+        raise VectorsError(f"{path}: not UTF-8 text ({e.reason})") from None
+    return words
+
+
 def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> VectorCoverage:
     """Copy the vectors of vocabulary tokens found in `path` into `table` (V, E), in place;
     re-draw the other rows (except [PAD]) from N(0, std of the found vectors), so that random

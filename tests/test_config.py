@@ -47,6 +47,7 @@ def test_yaml_exponent_without_dot_is_a_float() -> None:
         ("train.batch_size=0", "train.batch_size: must be >= 1"),
         ("train.ema_decay=1", "train.ema_decay: must be in [0, 1)"),
         ("train.label_smoothing=-0.1", "train.label_smoothing: must be in [0, 1)"),
+        ("train.vectors_vocab=true", "train.vectors_vocab: needs train.vectors"),
         ("train", "expected key=value"),
     ],
 )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dupdetect.config import TokenizerConfig
-from dupdetect.tokenizer import PAD_ID, UNK_ID, build_tokenizer, encode
+from dupdetect.tokenizer import PAD_ID, UNK_ID, build_tokenizer, encode, load_tokenizer
 
 
 def _tokens(tok, text: str, segmenter: str = "char") -> list[str]:
@@ -53,3 +53,17 @@ def test_oov_buckets_give_the_same_unseen_word_the_same_id() -> None:
     assert a[3:7] == b[5:9]  # 4 . 5 %
     assert len({*a[3:], b[1], b[2], b[4], b[9], b[10]}) == 11  # 11 different words, 11 ids
     assert encode(tok, ["acme"]) == [[UNK_ID]]  # without buckets: [UNK]
+
+
+def test_extra_words_join_the_vocabulary_after_the_learned_ones(tmp_path) -> None:
+    cfg = TokenizerConfig(min_frequency=1, max_vocab=4, max_length=8)
+    extra = ["Zebra", "a", "two words", "u.s.", "\u200b", "ostrich", "zebra"]
+    tok = build_tokenizer(["a a b c"], cfg, extra)
+    vocab = tok.get_vocab()
+    # [PAD], [UNK], a, b from the texts (max_vocab 4); then the single-token extra words,
+    # normalised, once each; "two words" and "u.s." are several tokens, "\u200b" none.
+    assert vocab == {"[PAD]": 0, "[UNK]": 1, "a": 2, "b": 3, "zebra": 4, "ostrich": 5}
+    assert encode(tok, ["A zebra, c"])[0] == [2, 4, UNK_ID, UNK_ID]
+    tok.save(str(tmp_path / "tokenizer.json"))
+    again = load_tokenizer(tmp_path / "tokenizer.json")
+    assert encode(again, ["a ZEBRA ostrich b c d e f g h"])[0] == [2, 4, 5, 3, 1, 1, 1, 1]

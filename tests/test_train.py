@@ -135,6 +135,27 @@ def test_training_with_vectors_reports_coverage(
     )
 
 
+def test_vectors_vocab_gives_words_unseen_in_training_their_vectors(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    dim = tiny_config.model.embedding_dim
+    path = tmp_path / "glove.txt"
+    path.write_text(f"phone {' '.join(['0.5'] * dim)}\nquokka {' '.join(['0.25'] * dim)}\n")
+    tiny_config.train.epochs = 1
+    tiny_config.train.vectors = str(path)
+    tiny_config.train.freeze_embedding = True
+    train(tiny_config, tmp_path / "plain")
+    assert DupDetector.load(tmp_path / "plain").tokenizer.token_to_id("quokka") is None
+    tiny_config.train.vectors_vocab = True
+    train(tiny_config, tmp_path / "m")
+    detector = DupDetector.load(tmp_path / "m")
+    quokka = detector.tokenizer.token_to_id("quokka")  # in no training text
+    assert quokka == detector.tokenizer.get_vocab_size() - 1
+    assert detector.encode([("a quokka", "phone")]).a[0][1] == quokka
+    row = detector.model.embedding.table.weight[quokka]
+    assert torch.equal(row, torch.full((dim,), 0.25))
+
+
 def test_frozen_embedding_keeps_the_pretrained_vectors(tiny_config: Config, tmp_path: Path) -> None:
     dim = tiny_config.model.embedding_dim
     path = tmp_path / "glove.txt"
