@@ -9,6 +9,7 @@ vector seen for a vocabulary entry wins.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +33,9 @@ class VectorCoverage:
         return f"{self.found:,} of {self.vocab_size - 2:,} vocabulary tokens found ({share:.1%})"
 
 
-def vector_words(path: str | Path) -> list[str]:
-    """The words of a vectors file, in file order (the word2vec header skipped)."""
-    path = Path(path)
+def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, [word, numbers...]) per vector line; header and blank lines skipped."""
     opener = gzip.open if path.suffix == ".gz" else open
-    words = []
     try:
         with opener(path, "rt", encoding="utf-8", errors="strict") as f:
             for line_no, line in enumerate(f, start=1):
@@ -44,12 +43,16 @@ def vector_words(path: str | Path) -> list[str]:
                 if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
                     continue  # word2vec header
                 if len(parts) >= 2:
-                    words.append(parts[0])
+                    yield line_no, parts
     except FileNotFoundError:
         raise VectorsError(f"{path}: no such vectors file") from None
     except UnicodeDecodeError as e:
         raise VectorsError(f"{path}: not UTF-8 text ({e.reason})") from None
-    return words
+
+
+def vector_words(path: str | Path) -> list[str]:
+    """The words of a vectors file, in file order."""
+    return [parts[0] for _, parts in _records(Path(path))]
 
 
 def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> VectorCoverage:
@@ -58,34 +61,22 @@ def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> Vecto
     and pretrained rows have one scale (nn.Embedding's N(0, 1) dwarfs most pretrained sets)."""
     vocab_size, dim = table.shape
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
     seen: set[int] = set()
-    try:
-        with opener(path, "rt", encoding="utf-8", errors="strict") as f:
-            for line_no, line in enumerate(f, start=1):
-                parts = line.rstrip().split(" ")
-                if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-                    continue  # word2vec header
-                if len(parts) < 2:
-                    continue  # blank line
-                if len(parts) != dim + 1:
-                    raise VectorsError(
-                        f"{path}:{line_no}: expected a word and {dim} numbers "
-                        f"(model.embedding_dim), got {len(parts) - 1} numbers"
-                    )
-                word = tok.normalizer.normalize_str(parts[0]) if tok.normalizer else parts[0]
-                idx = tok.token_to_id(word)
-                if idx is None or idx == PAD_ID or idx in seen:
-                    continue
-                try:
-                    table[idx] = torch.tensor([float(x) for x in parts[1:]])
-                except ValueError:
-                    raise VectorsError(f"{path}:{line_no}: not a number in the vector") from None
-                seen.add(idx)
-    except FileNotFoundError:
-        raise VectorsError(f"{path}: no such vectors file") from None
-    except UnicodeDecodeError as e:
-        raise VectorsError(f"{path}: not UTF-8 text ({e.reason})") from None
+    for line_no, parts in _records(path):
+        if len(parts) != dim + 1:
+            raise VectorsError(
+                f"{path}:{line_no}: expected a word and {dim} numbers "
+                f"(model.embedding_dim), got {len(parts) - 1} numbers"
+            )
+        word = tok.normalizer.normalize_str(parts[0]) if tok.normalizer else parts[0]
+        idx = tok.token_to_id(word)
+        if idx is None or idx == PAD_ID or idx in seen:
+            continue
+        try:
+            table[idx] = torch.tensor([float(x) for x in parts[1:]])
+        except ValueError:
+            raise VectorsError(f"{path}:{line_no}: not a number in the vector") from None
+        seen.add(idx)
     if seen:  # the rows not found start random, on the same scale as the rows found
         found = torch.zeros(vocab_size, dtype=torch.bool)
         found[list(seen)] = True
