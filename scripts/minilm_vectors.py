@@ -17,7 +17,7 @@ use with `train.vectors_vocab=true`) gets a 384-d vector:
   common direction) before scaling.
 
 `--std S` rescales the whole set by one factor so that its coordinates have standard deviation
-S (1.0 matches a randomly initialised embedding row; the raw table is about 0.05). The
+S (1.0 matches a randomly initialised embedding row; the raw table has s.d. 0.056). The
 result is a GloVe-format text file. The transformer is used only here, never in the trained
 model, which stays an ESIM. Nothing is downloaded.
 """
