@@ -10,6 +10,7 @@ from conftest import random_ids, tiny_model_config
 from dupdetect.model import ESIM
 from dupdetect.model.alignment import CrossAttention
 from dupdetect.model.comparison import Comparison
+from dupdetect.model.dropout import Dropout, keep_mask
 from dupdetect.model.encoder import BiLSTM
 from dupdetect.model.features import exact_match, overlap_features, token_matches
 from dupdetect.model.head import SymmetricHead
@@ -189,3 +190,45 @@ def test_overlap_features_change_the_score() -> None:
     a, b = random_ids([4, 6], 50, g), random_ids([5, 3], 50, g)
     with torch.no_grad():
         assert not torch.equal(_model(True)(a, b), _model(True, overlap_features=True)(a, b))
+
+
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
+def test_dropout_zeroes_a_fraction_p_and_scales_the_rest(p: float) -> None:
+    torch.manual_seed(0)
+    x = torch.ones(400_000)
+    y = Dropout(p).train()(x)
+    kept = y != 0
+    assert abs((~kept).float().mean().item() - p) < 0.005  # s.d. of the fraction < 0.001
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1.0 / (1.0 - p)))
+    assert abs(y.mean().item() - 1.0) < 0.01  # inverted dropout keeps the expectation
+
+
+def test_dropout_mask_bits_are_independent_of_their_neighbours() -> None:
+    # four elements share one 64-bit word: their masks must still be independent
+    torch.manual_seed(0)
+    keep = keep_mask(torch.Size([4 * 100_000]), 0.5).view(-1, 4).float()
+    both = (keep[:, :3] * keep[:, 1:]).mean(0)  # P(neighbours both kept) per slot
+    assert torch.allclose(both, torch.full_like(both, 0.25), atol=0.01)
+
+
+def test_dropout_is_the_identity_in_eval_and_reproducible_under_a_seed() -> None:
+    x = torch.randn(3, 5, 7)
+    assert torch.equal(Dropout(0.3).eval()(x), x)
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    torch.manual_seed(1)
+    first = Dropout(0.3).train()(x)
+    torch.manual_seed(1)
+    assert torch.equal(Dropout(0.3).train()(x), first)
+    assert not torch.equal(Dropout(0.3).train()(x), first)  # the generator moved on
+    with pytest.raises(ValueError, match="probability"):
+        Dropout(1.5)
+
+
+def test_dropout_gradient_is_the_scaled_mask() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(6, 9, requires_grad=True)
+    y = Dropout(0.4).train()(x)
+    y.sum().backward()
+    assert x.grad is not None
+    expected = (y != 0).float() / 0.6
+    assert torch.allclose(x.grad, expected)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dupdetect.model.dropout import Dropout
+
 
 class Comparison(nn.Module):
     """[x; x̃; x − x̃; x ⊙ x̃] -> ReLU(W · dropout(·)): (B, L, D) twice -> (B, L, H).
@@ -17,7 +19,7 @@ class Comparison(nn.Module):
 
     def __init__(self, dim: int, out_dim: int, dropout: float = 0.0) -> None:
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.projection = nn.Linear(4 * dim, out_dim)
 
     def forward(self, x: torch.Tensor, x_tilde: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dupdetect.model.dropout import Dropout
+
 
 class SymmetricHead(nn.Module):
     """(B, D) twice, optionally (B, F) pair features -> (B,) logit of P(duplicate).
@@ -17,9 +19,9 @@ class SymmetricHead(nn.Module):
 
     def __init__(self, dim: int, hidden: int, dropout: float = 0.0, n_pair: int = 0) -> None:
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.hidden = nn.Linear(3 * dim + n_pair, hidden)
-        self.out = nn.Sequential(nn.Tanh(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.out = nn.Sequential(nn.Tanh(), Dropout(dropout), nn.Linear(hidden, 1))
 
     def forward(
         self, v_a: torch.Tensor, v_b: torch.Tensor, pair: torch.Tensor | None = None
