@@ -1,12 +1,13 @@
 """Dropout whose mask is cheap to draw on the CPU.
 
 ``nn.Dropout`` on the CPU draws one Mersenne-Twister number per element through
-``bernoulli_``: about 13 ns per element here, so the comparison layer's (2B, L, 8H) features
+``bernoulli_``: 13-16 ns per element here, so the comparison layer's (2B, L, 8H) features
 cost more to mask than to multiply by their (8H, H) weight (profiled: 14% of a training
 step). This draws 64 random bits per four elements instead (one ``random_`` over int64
 words, read as four 16-bit integers) and keeps an element when its 16-bit integer is at or
 above round(p · 2¹⁶): the same Bernoulli(1 − p) mask to within 2⁻¹⁷ in p, from the same
-seeded torch generator, in about a third of the time. Off the CPU it is ``F.dropout``.
+seeded torch generator, in 40% of the time (51 -> 20 ms for a (128, 13, 2400) mask).
+Off the CPU it is ``F.dropout``.
 """
 
 from __future__ import annotations
