@@ -27,23 +27,14 @@ def keep_mask(shape: torch.Size, p: float) -> torch.Tensor:
     return halves >= round(p * 65536) - 32768
 
 
-class Dropout(nn.Module):
-    """Inverted dropout, as ``nn.Dropout(p)``: zeroes elements with probability p while
-    training and scales the rest by 1 / (1 − p); the identity in eval mode."""
-
-    def __init__(self, p: float = 0.0) -> None:
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
-        self.p = p
+class Dropout(nn.Dropout):
+    """``nn.Dropout(p)`` (inverted dropout; its checks of p, its repr, the identity in eval
+    mode) with the mask drawn by `keep_mask` on the CPU."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        if x.device.type != "cpu" or self.p == 1.0:
-            return F.dropout(x, self.p, training=True)
+        if x.device.type != "cpu" or self.p == 1.0 or self.inplace:
+            return F.dropout(x, self.p, training=True, inplace=self.inplace)
         scale = torch.where(keep_mask(x.shape, self.p), 1.0 / (1.0 - self.p), 0.0)
         return x * scale.to(x.dtype)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
