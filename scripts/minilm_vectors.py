@@ -15,6 +15,11 @@ use with `train.vectors_vocab=true`) gets a 384-d vector:
   Model2Vec does), which carries what the encoder learnt about the word, not only its
   first-layer input. Then the mean vector is subtracted (mean-pooled outputs share one large
   common direction) before scaling.
+- `--in-context`: each word's output vectors from the encoder's last layer, averaged over
+  every occurrence of the word in the given files' sentences (its WordPiece pieces averaged
+  within an occurrence), then centred. A word's meaning as the encoder reads it in real
+  sentences, not alone; static vectors aggregated over contexts beat single-context ones
+  (Bommasani et al., ACL 2020). Pass only training files: the vectors see their sentences.
 
 `--std S` rescales the whole set by one factor so that its coordinates have standard deviation
 S (1.0 matches a randomly initialised embedding row; the raw table has s.d. 0.056). The
@@ -55,6 +60,11 @@ def main() -> None:
     parser.add_argument(
         "--contextual", action="store_true", help="each word through the whole encoder"
     )
+    parser.add_argument(
+        "--in-context",
+        action="store_true",
+        help="each word's last-layer vectors averaged over its occurrences in the files",
+    )
     parser.add_argument("--std", type=float, help="rescale to this coordinate s.d. (e.g. 1.0)")
     parser.add_argument(
         "--wordpiece-words",
@@ -65,25 +75,35 @@ def main() -> None:
     root = minilm_dir()
 
     # The words dupdetect's own tokenizer will see (same normalisation, lower-cased).
+    if args.contextual and args.in_context:
+        sys.exit("minilm_vectors: --contextual and --in-context are alternatives; give one")
     tok = new_tokenizer(TokenizerConfig())
     words: set[str] = set()
+    sentences: list[str] = []  # normalised, as dupdetect's tokenizer sees them
     for path in args.files:
         for pair in read_pairs(path, args.format).pairs:
             for text in (pair.text_a, pair.text_b):
                 normal = tok.normalizer.normalize_str(text)
+                sentences.append(normal)
                 words.update(w for w, _ in tok.pre_tokenizer.pre_tokenize_str(normal))
 
     if args.wordpiece_words:
         entries = (root / "vocab.txt").read_text(encoding="utf-8").splitlines()
         words.update(w for w in entries if w and not w.startswith(("##", "[")))
     vocab = sorted(words)
-    vectors = contextual_vectors(root, vocab) if args.contextual else table_vectors(root, vocab)
+    if args.in_context:
+        spans = [tok.pre_tokenizer.pre_tokenize_str(text) for text in sentences]
+        vectors = in_context_vectors(root, vocab, sentences, spans)
+    elif args.contextual:
+        vectors = contextual_vectors(root, vocab)
+    else:
+        vectors = table_vectors(root, vocab)
     if args.std:
         vectors = vectors * (args.std / vectors.std())
     with open(args.output, "w", encoding="utf-8") as out:
         for word, vector in zip(vocab, vectors, strict=True):
             out.write(word + " " + " ".join(f"{x:.5f}" for x in vector) + "\n")
-    kind = "contextual" if args.contextual else "table"
+    kind = "in-context" if args.in_context else "contextual" if args.contextual else "table"
     print(
         f"wrote {len(vocab):,} words x {vectors.shape[1]} ({kind}, coordinate s.d. "
         f"{vectors.std():.3f}) to {args.output}",
@@ -101,13 +121,78 @@ def table_vectors(root: Path, words: list[str]) -> np.ndarray:
     return np.stack([table[ids].mean(axis=0) for ids in rows])
 
 
-def contextual_vectors(root: Path, words: list[str]) -> np.ndarray:
-    """(N, 384): each word's sentence embedding on its own, centred."""
+def contextual_vectors(root: Path, words: list[str], centre: bool = True) -> np.ndarray:
+    """(N, 384): each word's sentence embedding on its own, centred unless told not to."""
     from sentence_transformers import SentenceTransformer
 
     encoder = SentenceTransformer(str(root), device="cpu")
     vectors = encoder.encode(words, batch_size=256, convert_to_numpy=True)  # (N, 384)
+    return vectors - vectors.mean(axis=0) if centre else vectors
+
+
+def in_context_vectors(
+    root: Path,
+    words: list[str],
+    sentences: list[str],
+    spans: list[list[tuple[str, tuple[int, int]]]],
+    batch_size: int = 64,
+) -> np.ndarray:
+    """(N, 384): each word's last-layer output averaged over its occurrences, centred.
+
+    ``spans[i]`` are sentence i's words with character offsets, from dupdetect's
+    pre-tokenizer; MiniLM's WordPiece pieces are assigned to words by their offsets (both
+    split words the BERT way, so a piece never straddles two words). Words that never occur
+    in full (cut off by the encoder's 256-piece limit) fall back to their vector alone.
+    """
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    pieces = AutoTokenizer.from_pretrained(str(root))
+    encoder = AutoModel.from_pretrained(str(root)).eval()
+    index = {w: i for i, w in enumerate(words)}
+    total = np.zeros((len(words), encoder.config.hidden_size))
+    count = np.zeros(len(words))
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # less padding
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        enc = pieces(
+            [sentences[i] for i in batch], padding=True, truncation=True, max_length=256,
+            return_offsets_mapping=True, return_tensors="pt",
+        )  # fmt: skip
+        offsets = enc.pop("offset_mapping").numpy()  # (b, T, 2)
+        with torch.no_grad():
+            out = encoder(**enc).last_hidden_state.numpy()  # (b, T, 384)
+        for row, i in enumerate(batch):
+            add_occurrences(total, count, index, out[row], offsets[row], spans[i])
+    missing = [w for w, c in zip(words, count, strict=True) if c == 0]
+    if missing:
+        total[[index[w] for w in missing]] = contextual_vectors(root, missing, centre=False)
+        count[count == 0] = 1
+    vectors = total / count[:, None]
     return vectors - vectors.mean(axis=0)
+
+
+def add_occurrences(
+    total: np.ndarray,
+    count: np.ndarray,
+    index: dict[str, int],
+    out: np.ndarray,
+    offsets: np.ndarray,
+    spans: list[tuple[str, tuple[int, int]]],
+) -> None:
+    """Add one sentence's word vectors into ``total`` (N, D) and ``count`` (N,), in place.
+
+    ``out`` (T, D) are the encoder's outputs for the sentence's T pieces and ``offsets`` (T, 2)
+    their character spans ((0, 0) for [CLS], [SEP] and padding); a word's vector in this
+    occurrence is the mean of the pieces inside its span. A word with no piece inside (cut
+    off by truncation) is not counted.
+    """
+    real = offsets[:, 1] > offsets[:, 0]  # (T,)
+    for word, (lo, hi) in spans:
+        inside = real & (offsets[:, 0] >= lo) & (offsets[:, 1] <= hi)  # (T,)
+        if inside.any():
+            total[index[word]] += out[inside].mean(axis=0)
+            count[index[word]] += 1
 
 
 if __name__ == "__main__":
