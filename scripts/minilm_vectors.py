@@ -74,9 +74,9 @@ def main() -> None:
     args = parser.parse_args()
     root = minilm_dir()
 
-    # The words dupdetect's own tokenizer will see (same normalisation, lower-cased).
     if args.contextual and args.in_context:
         sys.exit("minilm_vectors: --contextual and --in-context are alternatives; give one")
+    # The words dupdetect's own tokenizer will see (same normalisation, lower-cased).
     tok = new_tokenizer(TokenizerConfig())
     words: set[str] = set()
     sentences: list[str] = []  # normalised, as dupdetect's tokenizer sees them
@@ -142,7 +142,9 @@ def in_context_vectors(
     ``spans[i]`` are sentence i's words with character offsets, from dupdetect's
     pre-tokenizer; MiniLM's WordPiece pieces are assigned to words by their offsets (both
     split words the BERT way, so a piece never straddles two words). Words that never occur
-    in full (cut off by the encoder's 256-piece limit) fall back to their vector alone.
+    in full (cut off by the encoder's 256-piece limit, or added by ``--wordpiece-words``)
+    fall back to their vector alone, rescaled to the others' mean length: the encoder's
+    sentence embeddings are unit vectors, its last-layer outputs are not.
     """
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -164,11 +166,13 @@ def in_context_vectors(
             out = encoder(**enc).last_hidden_state.numpy()  # (b, T, 384)
         for row, i in enumerate(batch):
             add_occurrences(total, count, index, out[row], offsets[row], spans[i])
-    missing = [w for w, c in zip(words, count, strict=True) if c == 0]
-    if missing:
-        total[[index[w] for w in missing]] = contextual_vectors(root, missing, centre=False)
-        count[count == 0] = 1
-    vectors = total / count[:, None]
+    seen = count > 0  # (N,)
+    vectors = total / np.maximum(count, 1)[:, None]  # (N, 384)
+    if not seen.all():
+        unseen = [w for w, s in zip(words, seen, strict=True) if not s]
+        alone = contextual_vectors(root, unseen, centre=False)  # (n, 384), unit length
+        length = np.linalg.norm(vectors[seen], axis=1).mean() if seen.any() else 1.0
+        vectors[~seen] = alone * (length / np.linalg.norm(alone, axis=1, keepdims=True))
     return vectors - vectors.mean(axis=0)
 
 
