@@ -80,19 +80,19 @@ def main() -> None:
     tok = new_tokenizer(TokenizerConfig())
     words: set[str] = set()
     sentences: list[str] = []  # normalised, as dupdetect's tokenizer sees them
+    spans: list[list[tuple[str, tuple[int, int]]]] = []  # each sentence's words and offsets
     for path in args.files:
         for pair in read_pairs(path, args.format).pairs:
             for text in (pair.text_a, pair.text_b):
-                normal = tok.normalizer.normalize_str(text)
-                sentences.append(normal)
-                words.update(w for w, _ in tok.pre_tokenizer.pre_tokenize_str(normal))
+                sentences.append(tok.normalizer.normalize_str(text))
+                spans.append(tok.pre_tokenizer.pre_tokenize_str(sentences[-1]))
+                words.update(w for w, _ in spans[-1])
 
     if args.wordpiece_words:
         entries = (root / "vocab.txt").read_text(encoding="utf-8").splitlines()
         words.update(w for w in entries if w and not w.startswith(("##", "[")))
     vocab = sorted(words)
     if args.in_context:
-        spans = [tok.pre_tokenizer.pre_tokenize_str(text) for text in sentences]
         vectors = in_context_vectors(root, vocab, sentences, spans)
     elif args.contextual:
         vectors = contextual_vectors(root, vocab)

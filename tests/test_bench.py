@@ -3,19 +3,17 @@ ends with the ratio line; its memory subprocesses report their own peak, not the
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED_DATA, shared_data
+from conftest import ROOT, SHARED_DATA, load_script, shared_data
 from dupdetect import DupDetector
 from dupdetect.batching import EncodedPairs
 from dupdetect.model import ESIM
@@ -30,15 +28,6 @@ def needs_reference() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{REFERENCE} is missing: CI must have ../shared beside the project")
         pytest.skip(f"{REFERENCE} not available")
-
-
-def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dupdetect_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 def small_lcqmc(folder: Path) -> Path:
@@ -89,7 +78,7 @@ def test_tiny_run_prints_the_table_writes_json_and_ends_with_the_ratios(tmp_path
 
 def test_a_memory_subprocess_reports_its_own_peak_not_its_parents(tmp_path: Path) -> None:
     needs_reference()
-    bench = load_bench()
+    bench = load_script("bench")
     args = bench.parse_args(["--emb", "16", "--hidden", "16", "--threads", "1"])
     cfg = bench.make_config(args.config, 16, 16)
     tok = build_tokenizer(["今天天气很好", "你好吗", "天气怎么样"], cfg.tokenizer)

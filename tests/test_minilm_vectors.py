@@ -6,28 +6,19 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-from types import ModuleType
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 from dupdetect.config import TokenizerConfig
 from dupdetect.tokenizer import new_tokenizer
 
 SCRIPT = ROOT / "scripts" / "minilm_vectors.py"
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dupdetect_minilm_vectors", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_pieces_are_averaged_within_a_word_and_summed_over_occurrences() -> None:
-    script = load_script()
+    script = load_script("minilm_vectors")
     tok = new_tokenizer(TokenizerConfig())
     spans = tok.pre_tokenizer.pre_tokenize_str("shares rose")  # [(shares, (0, 6)), (rose, (7, 11))]
     index = {"rose": 0, "shares": 1, "unseen": 2}
@@ -44,7 +35,7 @@ def test_pieces_are_averaged_within_a_word_and_summed_over_occurrences() -> None
 
 
 def test_truncated_word_is_not_counted() -> None:
-    script = load_script()
+    script = load_script("minilm_vectors")
     spans = [("cut", (20, 23))]
     offsets = np.array([[0, 0], [0, 4], [0, 0]])  # the encoder stopped before the word
     total, count = np.zeros((1, 3)), np.zeros(1)
