@@ -30,8 +30,10 @@ class DataConfig:
     train: str | None = None
     dev: str | None = None
     format: str = "auto"  # one of dupdetect.data.FORMATS, or "auto" (by extension/header)
-    # With no dev file, this fraction of train (chosen with `seed`) becomes the dev split.
+    # With no dev file, this fraction of train becomes the dev split, drawn with `split_seed`
+    # (None: with train.seed, so each seed holds out its own dev pairs).
     dev_fraction: float = 0.1
+    split_seed: int | None = None  # fix the held-out dev pairs across training seeds
     skip_bad_rows: bool = False  # skip malformed rows (and report how many) instead of failing
     max_train_pairs: int | None = None  # use a seeded random subset of train (quick runs)
     max_dev_pairs: int | None = None
@@ -67,6 +69,9 @@ class ModelConfig:
     # give the head 5 lexical-overlap features of the pair (unigram and bigram shares, length
     # ratio; dupdetect/model/features.py), as paraphrase systems built on MT metrics do
     overlap_features: bool = False
+    # > 1: train this many ESIMs, from seeds train.seed, train.seed + 1, ..., on the same
+    # train/dev split, and score pairs by the mean of their probabilities (K times the cost)
+    members: int = 1
 
 
 @dataclass
@@ -189,6 +194,7 @@ def _validate(cfg: Config) -> None:
         "model.embedding_dim": cfg.model.embedding_dim,
         "model.hidden_size": cfg.model.hidden_size,
         "model.head_hidden": cfg.model.head_hidden,
+        "model.members": cfg.model.members,
         "train.batch_size": cfg.train.batch_size,
         "train.eval_batch_size": cfg.train.eval_batch_size,
         "train.epochs": cfg.train.epochs,

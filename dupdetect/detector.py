@@ -29,7 +29,7 @@ from dupdetect.batching import EncodedPairs
 from dupdetect.config import Config, ConfigError, config_from_dict
 from dupdetect.device import resolve_device
 from dupdetect.evaluate import SCORING_BATCH, predict_proba
-from dupdetect.model import ESIM
+from dupdetect.model import Matcher, build_model
 from dupdetect.tokenizer import encode, load_tokenizer
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class DupDetector:
 
     def __init__(
         self,
-        model: ESIM,
+        model: Matcher,
         tokenizer: Tokenizer,
         config: Config,
         threshold: float = 0.5,
@@ -183,7 +183,7 @@ class DupDetector:
             state = load_file(str(root / WEIGHTS_FILE))
         except (SafetensorError, OSError) as e:
             raise ModelDirError(f"{root / WEIGHTS_FILE}: cannot be read: {e}") from None
-        model = ESIM(config.model)
+        model = build_model(config.model)
         try:
             model.load_state_dict(_renamed(state))
         except RuntimeError as e:

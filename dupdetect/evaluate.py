@@ -13,7 +13,7 @@ import torch
 from sklearn import metrics as skm
 
 from dupdetect.batching import EncodedPairs, collate, inference_batches
-from dupdetect.model import ESIM
+from dupdetect.model import Matcher
 
 # Pairs per scoring batch. Measured on the 2-core machine (LCQMC test, 2,560 pairs, torch):
 # 1,559 / 1,583 / 1,232 / 937 pairs/s at 64 / 128 / 256 / 512; ONNX Runtime int8 likewise
@@ -23,7 +23,7 @@ SCORING_BATCH = 128
 
 @torch.inference_mode()
 def predict_proba(
-    model: ESIM, data: EncodedPairs, device: torch.device, batch_size: int = SCORING_BATCH
+    model: Matcher, data: EncodedPairs, device: torch.device, batch_size: int = SCORING_BATCH
 ) -> np.ndarray:
     """P(duplicate) for every pair, in input order. (N,) float64.
 
@@ -90,7 +90,7 @@ def compute_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> 
 
 
 def evaluate(
-    model: ESIM,
+    model: Matcher,
     data: EncodedPairs,
     device: torch.device,
     threshold: float = 0.5,

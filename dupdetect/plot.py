@@ -25,36 +25,52 @@ def read_log(path: Path) -> list[dict]:
     return records
 
 
+def _logs(run: Path) -> list[Path]:
+    """The training logs of a run directory: its own, or an ensemble's members' logs."""
+    if not run.is_dir():
+        return [run]
+    own = run / "train_log.jsonl"
+    members = sorted((run / "members").glob("*/train_log.jsonl"))
+    return members if members and not own.exists() else [own]
+
+
 def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
     """Draw loss and dev accuracy/AUC of the run in directory `run` (or of a log file) into a
-    PNG; returns its path (default: curves.png beside the log)."""
+    PNG; returns its path (default: curves.png beside the log, or in an ensemble's
+    directory, with one line per member)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     run = Path(run)
-    log_path = run / "train_log.jsonl" if run.is_dir() else run
-    records = read_log(log_path)
-    steps = [r for r in records if r["event"] == "step"]
-    evals = [r for r in records if r["event"] == "eval"]
-    if not steps and not evals:
-        raise DataError(str(log_path), None, "no step or eval records to plot")
-    batch = next((r["config"]["train"]["batch_size"] for r in records if r["event"] == "start"), 1)
-
+    logs = _logs(run)
     fig, (ax_loss, ax_dev) = plt.subplots(1, 2, figsize=(11, 4))
-    ax_loss.plot([r["pairs"] for r in steps], [r["loss"] for r in steps], lw=1)
+    for log_path in logs:
+        records = read_log(log_path)
+        steps = [r for r in records if r["event"] == "step"]
+        evals = [r for r in records if r["event"] == "eval"]
+        if not steps and not evals:
+            raise DataError(str(log_path), None, "no step or eval records to plot")
+        start = next((r for r in records if r["event"] == "start"), None)
+        batch = start["config"]["train"]["batch_size"] if start else 1
+        name = f"{log_path.parent.name}: " if len(logs) > 1 else ""
+        ax_loss.plot([r["pairs"] for r in steps], [r["loss"] for r in steps], lw=1, label=name)
+        pairs = [r["step"] * batch for r in evals]
+        accuracy = [r["dev"]["accuracy"] for r in evals]
+        ax_dev.plot(pairs, accuracy, marker="o", label=f"{name}accuracy @0.5")
+        ax_dev.plot(pairs, [r["dev"]["roc_auc"] for r in evals], marker="s", label=f"{name}ROC-AUC")
     ax_loss.set(xlabel="training pairs seen", ylabel="training loss (BCE)", title="loss")
-    pairs = [r["step"] * batch for r in evals]
-    ax_dev.plot(pairs, [r["dev"]["accuracy"] for r in evals], marker="o", label="accuracy @0.5")
-    ax_dev.plot(pairs, [r["dev"]["roc_auc"] for r in evals], marker="s", label="ROC-AUC")
     ax_dev.set(xlabel="training pairs seen", ylabel="dev", title="dev metrics")
-    ax_dev.legend()
+    ax_dev.legend(fontsize="small" if len(logs) > 1 else None)
+    if len(logs) > 1:
+        ax_loss.legend(fontsize="small")
     for ax in (ax_loss, ax_dev):
         ax.grid(alpha=0.3)
-    fig.suptitle(str(log_path.parent.name))
+    home = run if len(logs) > 1 else logs[0].parent
+    fig.suptitle(home.name)
     fig.tight_layout()
-    target = Path(out) if out else log_path.parent / "curves.png"
+    target = Path(out) if out else home / "curves.png"
     fig.savefig(target, dpi=110)
     plt.close(fig)
     return target

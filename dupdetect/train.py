@@ -34,8 +34,8 @@ from dupdetect.config import Config, ConfigError, TokenizerConfig
 from dupdetect.data import Pair, PairFile, read_pairs
 from dupdetect.detector import METRICS_FILE, DupDetector, write_json
 from dupdetect.device import resolve_device
-from dupdetect.evaluate import compute_metrics, evaluate, tune_threshold
-from dupdetect.model import ESIM
+from dupdetect.evaluate import compute_metrics, evaluate, predict_proba, tune_threshold
+from dupdetect.model import ESIM, Ensemble
 from dupdetect.tokenizer import build_tokenizer, encode
 from dupdetect.vectors import load_vectors, vector_words
 
@@ -69,7 +69,12 @@ def _read(path: str, cfg: Config, what: str) -> PairFile:
 
 
 def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list[Pair]]:
-    """Train and dev pairs; without a dev file a seeded `dev_fraction` of train is held out."""
+    """Train and dev pairs; without a dev file a seeded `dev_fraction` of train is held out.
+
+    The held-out pairs and the max_*_pairs subsets are drawn with `rng`, or with
+    data.split_seed when it is set (then they do not depend on the training seed)."""
+    if cfg.data.split_seed is not None:
+        rng = np.random.default_rng(cfg.data.split_seed)
     if not cfg.data.train:
         raise ConfigError("data.train: no training file given (use --train or the recipe)")
     train = _read(cfg.data.train, cfg, "train").pairs
@@ -146,6 +151,8 @@ def train_step(
 
 def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     """Train a model as `cfg` says and save the best checkpoint to `out_dir`."""
+    if cfg.model.members > 1:
+        return train_ensemble(cfg, out_dir)
     cfg = copy.deepcopy(cfg)
     out = Path(out_dir)
     tc = cfg.train
@@ -285,3 +292,61 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     jlog.write("end", **summary)
     jlog.close()
     return TrainResult(out, dev_metrics, best_step, step, train_seconds, rate)
+
+
+def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
+    """Train `cfg.model.members` ESIMs, one after another, and save them as one Ensemble.
+
+    Member k is an ordinary run of `train` with seed train.seed + k, in
+    `out_dir/members/seed<S>/` (its own log, metrics and weights). All members hold out the
+    same dev pairs (data.split_seed, or else train.seed), so they share one vocabulary and the
+    ensemble's threshold is tuned on dev pairs none of them trained on. Time limits
+    (train.max_minutes) apply to each member.
+    """
+    cfg = copy.deepcopy(cfg)
+    out = Path(out_dir)
+    if cfg.data.split_seed is None:
+        cfg.data.split_seed = cfg.train.seed
+    results, members = [], []
+    for k in range(cfg.model.members):
+        member_cfg = copy.deepcopy(cfg)
+        member_cfg.model.members = 1
+        member_cfg.train.seed = cfg.train.seed + k
+        log.info(f"ensemble member {k + 1} of {cfg.model.members}: seed {member_cfg.train.seed}")
+        results.append(train(member_cfg, out / "members" / f"seed{member_cfg.train.seed}"))
+        members.append(DupDetector.load(results[-1].out_dir, device=member_cfg.train.device))
+    tok = members[0].tokenizer
+    if any(m.tokenizer.to_str() != tok.to_str() for m in members):
+        raise RuntimeError("ensemble members built different vocabularies from the same split")
+    cfg.model.vocab_size = members[0].config.model.vocab_size
+    model = Ensemble(cfg.model)
+    for slot, member in zip(model.members, members, strict=True):
+        slot.load_state_dict(member.model.state_dict())
+    device = resolve_device(cfg.train.device)
+    model.to(device).eval()
+
+    _, dev_pairs = load_splits(cfg, np.random.default_rng(cfg.train.seed))
+    dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
+    probs = predict_proba(model, dev_data, device, cfg.train.eval_batch_size)
+    detector = DupDetector(model, tok, cfg)
+    detector.threshold = tune_threshold(dev_data.labels, probs, cfg.train.threshold_metric)
+    dev_metrics = compute_metrics(dev_data.labels, probs, detector.threshold)
+    detector.save(out)
+    seconds = sum(r.train_seconds for r in results)
+    pairs = sum(r.train_pairs_per_s * r.train_seconds for r in results)
+    summary = {
+        "dev": dev_metrics, "best_step": max(r.best_step for r in results),
+        "steps": sum(r.steps for r in results), "train_seconds": round(seconds, 1),
+        "train_pairs_per_s": round(pairs / max(seconds, 1e-9), 1),
+        "members": {str(r.out_dir): r.dev_metrics for r in results},
+    }  # fmt: skip
+    write_json(out / METRICS_FILE, summary)
+    log.info(
+        "ensemble dev accuracy {:.4f} (members {})".format(
+            dev_metrics["accuracy"], ", ".join(f"{r.dev_metrics['accuracy']:.4f}" for r in results)
+        )
+    )
+    return TrainResult(
+        out, dev_metrics, summary["best_step"], summary["steps"], seconds,
+        summary["train_pairs_per_s"],
+    )  # fmt: skip

@@ -45,6 +45,8 @@ def test_yaml_exponent_without_dot_is_a_float() -> None:
         ("train.metric=speed", "train.metric: expected one of"),
         ("model.dropout=1.5", "model.dropout: must be in [0, 1)"),
         ("train.batch_size=0", "train.batch_size: must be >= 1"),
+        ("model.members=0", "model.members: must be >= 1"),
+        ("data.split_seed=x", "data.split_seed: expected"),
         ("train.ema_decay=1", "train.ema_decay: must be in [0, 1)"),
         ("train.label_smoothing=-0.1", "train.label_smoothing: must be in [0, 1)"),
         ("train.vectors_vocab=true", "train.vectors_vocab: needs train.vectors"),

@@ -27,7 +27,7 @@ from dupdetect.export import (
     export_onnx,
     exportable,
 )
-from dupdetect.model import ESIM
+from dupdetect.model import ESIM, build_model
 
 TINY = str(ROOT / "configs" / "tiny.yaml")
 FP32_TOLERANCE = 1e-5  # |P(onnx) - P(torch)|; measured 3.6e-7 here, 1.9e-6 on LCQMC (300-d)
@@ -122,20 +122,20 @@ def test_int8_runs_and_stays_close(model_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "wiring",
-    [{"exact_match": False}, {"overlap_features": True}],
-    ids=["no_exact_match", "overlap_features"],
+    [{"exact_match": False}, {"overlap_features": True}, {"members": 2}],
+    ids=["no_exact_match", "overlap_features", "ensemble"],
 )
 def test_other_wirings_export_through_the_api(
     model_dir: Path, tmp_path: Path, wiring: dict[str, bool]
 ) -> None:
     """The other ESIM wirings (no exact-match branch; pair-level overlap features into the
-    head), untrained weights, Python API."""
+    head; an ensemble of two), untrained weights, Python API."""
     trained = DupDetector.load(model_dir, device="cpu")
     config = trained.config
     for key, value in wiring.items():
         setattr(config.model, key, value)
     torch.manual_seed(3)
-    DupDetector(ESIM(config.model), trained.tokenizer, config).save(tmp_path)
+    DupDetector(build_model(config.model), trained.tokenizer, config).save(tmp_path)
     assert export_onnx(tmp_path) == tmp_path / ONNX_FILE
     assert not (tmp_path / INT8_FILE).exists()
     pairs = many_lengths()

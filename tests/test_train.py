@@ -11,8 +11,11 @@ from safetensors.torch import load_file, save_file
 from conftest import synthetic_pairs
 from dupdetect import DupDetector
 from dupdetect.config import Config
+from dupdetect.model import Ensemble
+from dupdetect.model.ensemble import mean_probability_logit
+from dupdetect.plot import plot_run
 from dupdetect.tokenizer import build_tokenizer
-from dupdetect.train import train, train_step
+from dupdetect.train import load_splits, train, train_step
 from dupdetect.vectors import VectorsError, load_vectors
 
 
@@ -244,3 +247,50 @@ def test_oov_buckets_extend_the_embedding_and_reach_the_saved_model(
     assert data.a[0][0] == data.b[0][1] >= vocab
     p = detector.predict([("zyxw phone", "phone zyxw")])
     assert 0.0 <= p[0] <= 1.0
+
+
+def test_split_seed_holds_out_the_same_dev_pairs_for_every_training_seed(
+    tiny_config: Config,
+) -> None:
+    tiny_config.data.dev = None
+
+    def dev_texts(seed: int, split_seed: int | None) -> list[str]:
+        tiny_config.train.seed, tiny_config.data.split_seed = seed, split_seed
+        _, dev = load_splits(tiny_config, np.random.default_rng(seed))
+        return [p.text_a for p in dev]
+
+    assert dev_texts(1, 7) == dev_texts(2, 7)
+    assert dev_texts(1, None) != dev_texts(2, None)  # the default: each seed its own split
+    assert dev_texts(7, None) == dev_texts(3, 7)
+
+
+def test_ensemble_trains_members_on_one_split_and_scores_their_mean(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    tiny_config.data.dev = None
+    tiny_config.model.members = 2
+    tiny_config.train.epochs = 2
+    result = train(tiny_config, tmp_path / "ens")
+    members = [tmp_path / "ens" / "members" / f"seed{s}" for s in (42, 43)]
+    for member in members:
+        start = json.loads((member / "train_log.jsonl").read_text().splitlines()[0])
+        assert start["config"]["data"]["split_seed"] == 42
+        assert start["config"]["model"]["members"] == 1
+    pairs = [(a, b) for a, b, _ in synthetic_pairs(30, seed=5)]
+    singles = [DupDetector.load(m, device="cpu").predict(pairs) for m in members]
+    ensemble = DupDetector.load(tmp_path / "ens", device="cpu")
+    assert isinstance(ensemble.model, Ensemble) and len(ensemble.model.members) == 2
+    assert not np.array_equal(singles[0], singles[1])  # different seeds, different members
+    np.testing.assert_allclose(ensemble.predict(pairs), np.mean(singles, axis=0), atol=1e-6)
+    saved = json.loads((tmp_path / "ens" / "metrics.json").read_text())
+    assert saved["dev"]["accuracy"] == result.dev_metrics["accuracy"] >= 0.85
+    assert len(saved["members"]) == 2
+    assert plot_run(tmp_path / "ens") == tmp_path / "ens" / "curves.png"  # one line per member
+
+
+def test_mean_probability_logit_is_exact_and_stable() -> None:
+    z = torch.tensor([[0.0, 3.0, -80.0, 200.0], [2.0, -3.0, -90.0, 150.0]])  # (K, B)
+    got = torch.sigmoid(mean_probability_logit(z))
+    want = torch.sigmoid(z.double()).mean(0)
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=0)  # float32 sigmoid
+    assert torch.isfinite(mean_probability_logit(z)).all()
