@@ -42,9 +42,15 @@ def _cmd_train(args: argparse.Namespace) -> None:
     out = args.out or Path("runs") / (Path(args.config).stem if args.config else "model")
     result = train(cfg, out)
     print(format_metrics(result.dev_metrics, title=f"dev metrics of the saved model ({out})"))
+    for k, member in enumerate(result.members, start=1):
+        print(
+            f"member {k} ({member.out_dir}): dev accuracy {member.dev_metrics['accuracy']:.4f}, "
+            f"best at step {member.best_step:,} of {member.steps:,}"
+        )
+    best = "" if result.members else f"; best at step {result.best_step:,}"
     print(
         f"trained {result.steps:,} steps in {result.train_seconds:.0f} s "
-        f"({result.train_pairs_per_s:,.0f} pairs/s); best at step {result.best_step:,}"
+        f"({result.train_pairs_per_s:,.0f} pairs/s){best}"
     )
 
 

@@ -18,7 +18,7 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class TrainResult:
     steps: int
     train_seconds: float
     train_pairs_per_s: float
+    members: list[TrainResult] = field(default_factory=list)  # an ensemble's, in seed order
 
 
 def seed_everything(seed: int) -> None:
@@ -333,20 +334,20 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
     dev_metrics = compute_metrics(dev_data.labels, probs, detector.threshold)
     detector.save(out)
     seconds = sum(r.train_seconds for r in results)
-    pairs = sum(r.train_pairs_per_s * r.train_seconds for r in results)
+    rate = sum(r.train_pairs_per_s * r.train_seconds for r in results) / max(seconds, 1e-9)
     summary = {
         "dev": dev_metrics, "best_step": max(r.best_step for r in results),
         "steps": sum(r.steps for r in results), "train_seconds": round(seconds, 1),
-        "train_pairs_per_s": round(pairs / max(seconds, 1e-9), 1),
-        "members": {str(r.out_dir): r.dev_metrics for r in results},
+        "train_pairs_per_s": round(rate, 1),
+        "members": [
+            {"seed": cfg.train.seed + k, "dir": str(r.out_dir), "best_step": r.best_step,
+             "steps": r.steps, "dev": r.dev_metrics}
+            for k, r in enumerate(results)
+        ],
     }  # fmt: skip
     write_json(out / METRICS_FILE, summary)
-    log.info(
-        "ensemble dev accuracy {:.4f} (members {})".format(
-            dev_metrics["accuracy"], ", ".join(f"{r.dev_metrics['accuracy']:.4f}" for r in results)
-        )
-    )
+    each = ", ".join(f"{r.dev_metrics['accuracy']:.4f}" for r in results)
+    log.info(f"ensemble dev accuracy {dev_metrics['accuracy']:.4f} (members: {each})")
     return TrainResult(
-        out, dev_metrics, summary["best_step"], summary["steps"], seconds,
-        summary["train_pairs_per_s"],
-    )  # fmt: skip
+        out, dev_metrics, summary["best_step"], summary["steps"], seconds, rate, results
+    )

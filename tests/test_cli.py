@@ -189,3 +189,20 @@ def test_plot_writes_a_png(model_dir: Path, capsys: pytest.CaptureFixture, tmp_p
     target = tmp_path / "curves.png"
     code, out, _ = run(["plot", str(model_dir), "-o", str(target)], capsys)
     assert code == 0 and "wrote" in out and target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_an_ensemble_then_evaluate_and_plot_it(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    data = model_dir.parent
+    out = tmp_path / "ens"
+    args = ["train", "--config", TINY, "--train", str(data / "train.tsv"), "--dev"]
+    code, printed, _ = run(
+        [*args, str(data / "dev.tsv"), "--out", str(out), "model.members=2", "train.epochs=1"],
+        capsys,
+    )
+    assert code == 0 and "member 1 (" in printed and "member 2 (" in printed
+    code, printed, _ = run(["evaluate", str(out), str(data / "dev.tsv"), "--json"], capsys)
+    assert code == 0 and json.loads(printed)["pairs"] == 80
+    code, printed, _ = run(["plot", str(out)], capsys)
+    assert code == 0 and (out / "curves.png").is_file()
