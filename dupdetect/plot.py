@@ -46,7 +46,7 @@ def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
     run = Path(run)
     logs = _logs(run)
     fig, (ax_loss, ax_dev) = plt.subplots(1, 2, figsize=(11, 4))
-    for log_path in logs:
+    for i, log_path in enumerate(logs):
         records = read_log(log_path)
         steps = [r for r in records if r["event"] == "step"]
         evals = [r for r in records if r["event"] == "eval"]
@@ -55,11 +55,16 @@ def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
         start = next((r for r in records if r["event"] == "start"), None)
         batch = start["config"]["train"]["batch_size"] if start else 1
         name = f"{log_path.parent.name}: " if len(logs) > 1 else ""
-        ax_loss.plot([r["pairs"] for r in steps], [r["loss"] for r in steps], lw=1, label=name)
+        color = f"C{i}" if len(logs) > 1 else None  # one colour per member
+        ax_loss.plot(
+            [r["pairs"] for r in steps], [r["loss"] for r in steps], lw=1, color=color,
+            label=name.rstrip(": "),
+        )  # fmt: skip
         pairs = [r["step"] * batch for r in evals]
         accuracy = [r["dev"]["accuracy"] for r in evals]
-        ax_dev.plot(pairs, accuracy, marker="o", label=f"{name}accuracy @0.5")
-        ax_dev.plot(pairs, [r["dev"]["roc_auc"] for r in evals], marker="s", label=f"{name}ROC-AUC")
+        auc = [r["dev"]["roc_auc"] for r in evals]
+        ax_dev.plot(pairs, accuracy, marker="o", color=color, label=f"{name}accuracy @0.5")
+        ax_dev.plot(pairs, auc, marker="s", ls="--", color=color, label=f"{name}ROC-AUC")
     ax_loss.set(xlabel="training pairs seen", ylabel="training loss (BCE)", title="loss")
     ax_dev.set(xlabel="training pairs seen", ylabel="dev", title="dev metrics")
     ax_dev.legend(fontsize="small" if len(logs) > 1 else None)
