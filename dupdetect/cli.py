@@ -41,10 +41,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     cfg = load_config(args.config, overrides)
     out = args.out or Path("runs") / (Path(args.config).stem if args.config else "model")
     result = train(cfg, out)
-    split = f"; {result.dev_split}" if result.dev_split else ""
-    print(
-        format_metrics(result.dev_metrics, title=f"dev metrics of the saved model ({out}{split})")
-    )
+    print(format_metrics(result.dev_metrics, title=f"dev metrics of the saved model ({out})"))
     for k, member in enumerate(result.members, start=1):
         print(
             f"member {k} ({member.out_dir}): dev accuracy {member.dev_metrics['accuracy']:.4f}, "

@@ -34,13 +34,6 @@ class DataConfig:
     # (None: with train.seed, so each seed holds out its own dev pairs).
     dev_fraction: float = 0.1
     split_seed: int | None = None  # fix the held-out dev pairs across training seeds
-    # Cross-fitting, instead of dev_fraction: split train (with `split_seed`) into `folds`
-    # equal parts and hold out part `fold` as dev. With model.members = folds, member k holds
-    # out part k, so every training pair is dev for exactly one member and the ensemble's
-    # threshold is tuned on all of them. The vocabulary is then built from all training texts
-    # (texts only, no labels), so that every member shares it.
-    folds: int | None = None
-    fold: int = 0
     skip_bad_rows: bool = False  # skip malformed rows (and report how many) instead of failing
     max_train_pairs: int | None = None  # use a seeded random subset of train (quick runs)
     max_dev_pairs: int | None = None
@@ -223,21 +216,6 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"model.{key}: must be in [0, 1), got {value}")
     if not 0.0 < cfg.data.dev_fraction < 1.0:
         raise ConfigError(f"data.dev_fraction: must be in (0, 1), got {cfg.data.dev_fraction}")
-    if cfg.data.folds is not None:
-        if cfg.data.folds < 2:
-            raise ConfigError(f"data.folds: must be >= 2, got {cfg.data.folds}")
-        if not 0 <= cfg.data.fold < cfg.data.folds:
-            raise ConfigError(
-                f"data.fold: must be in [0, data.folds - 1 = {cfg.data.folds - 1}], "
-                f"got {cfg.data.fold}"
-            )
-        if cfg.data.dev:
-            raise ConfigError("data.folds: holds out folds of train as dev; not with data.dev")
-        if cfg.model.members > 1 and cfg.model.members != cfg.data.folds:
-            raise ConfigError(
-                f"data.folds: an ensemble holds out one fold per member, so it must equal "
-                f"model.members ({cfg.model.members}), got {cfg.data.folds}"
-            )
     if not 0.0 <= cfg.train.label_smoothing < 1.0:
         raise ConfigError(
             f"train.label_smoothing: must be in [0, 1), got {cfg.train.label_smoothing}"

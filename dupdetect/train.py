@@ -52,7 +52,6 @@ class TrainResult:
     train_seconds: float
     train_pairs_per_s: float
     members: list[TrainResult] = field(default_factory=list)  # an ensemble's, in seed order
-    dev_split: str | None = None  # an ensemble's: which dev scores `dev_metrics` come from
 
 
 def seed_everything(seed: int) -> None:
@@ -71,8 +70,7 @@ def _read(path: str, cfg: Config, what: str) -> PairFile:
 
 
 def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list[Pair]]:
-    """Train and dev pairs; without a dev file a seeded `dev_fraction` of train is held out
-    (or, with data.folds, fold data.fold of them).
+    """Train and dev pairs; without a dev file a seeded `dev_fraction` of train is held out.
 
     The held-out pairs and the max_*_pairs subsets are drawn with `rng`, or with
     data.split_seed when it is set (then they do not depend on the training seed)."""
@@ -83,18 +81,12 @@ def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list
     train = _read(cfg.data.train, cfg, "train").pairs
     if cfg.data.dev:
         dev = _read(cfg.data.dev, cfg, "dev").pairs
-    elif cfg.data.folds is None:
+    else:
         order = rng.permutation(len(train))
         n_dev = max(1, round(len(train) * cfg.data.dev_fraction))
         dev = [train[i] for i in order[:n_dev]]
         train = [train[i] for i in order[n_dev:]]
         log.info(f"dev: {len(dev):,} pairs held out of train (data.dev_fraction)")
-    else:
-        parts = np.array_split(rng.permutation(len(train)), cfg.data.folds)
-        keep = np.concatenate([p for k, p in enumerate(parts) if k != cfg.data.fold])
-        dev = [train[i] for i in parts[cfg.data.fold]]
-        train = [train[i] for i in keep]
-        log.info(f"dev: {len(dev):,} pairs, fold {cfg.data.fold} of {cfg.data.folds} of train")
     for name, limit in (("train", cfg.data.max_train_pairs), ("dev", cfg.data.max_dev_pairs)):
         pairs = train if name == "train" else dev
         if limit is not None and limit < len(pairs):
@@ -171,10 +163,9 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
 
     train_pairs, dev_pairs = load_splits(cfg, rng)
     extra = vector_words(tc.vectors) if tc.vectors_vocab and tc.vectors else []
-    texts = [t for p in train_pairs for t in (p.text_a, p.text_b)]
-    if cfg.data.folds:  # every fold's member gets the one vocabulary of all training texts
-        texts = sorted(texts + [t for p in dev_pairs for t in (p.text_a, p.text_b)])
-    tok = build_tokenizer(texts, cfg.tokenizer, extra)
+    tok = build_tokenizer(
+        [t for p in train_pairs for t in (p.text_a, p.text_b)], cfg.tokenizer, extra
+    )
     cfg.model.vocab_size = tok.get_vocab_size() + cfg.tokenizer.oov_buckets
     train_data = encode_pairs(tok, train_pairs, cfg.tokenizer)
     dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
@@ -310,23 +301,18 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
     Member k is an ordinary run of `train` with seed train.seed + k, in
     `out_dir/members/seed<S>/` (its own log, metrics and weights). All members hold out the
     same dev pairs (data.split_seed, or else train.seed), so they share one vocabulary and the
-    ensemble's threshold is tuned on dev pairs none of them trained on. With data.folds,
-    member k holds out fold k instead, and the threshold is tuned on the out-of-fold scores:
-    every training pair scored by the one member that did not train on it. Time limits
+    ensemble's threshold is tuned on dev pairs none of them trained on. Time limits
     (train.max_minutes) apply to each member.
     """
     cfg = copy.deepcopy(cfg)
     out = Path(out_dir)
     if cfg.data.split_seed is None:
         cfg.data.split_seed = cfg.train.seed
-    results, members, member_cfgs = [], [], []
+    results, members = [], []
     for k in range(cfg.model.members):
         member_cfg = copy.deepcopy(cfg)
         member_cfg.model.members = 1
         member_cfg.train.seed = cfg.train.seed + k
-        if cfg.data.folds:
-            member_cfg.data.fold = k
-        member_cfgs.append(member_cfg)
         log.info(f"ensemble member {k + 1} of {cfg.model.members}: seed {member_cfg.train.seed}")
         results.append(train(member_cfg, out / "members" / f"seed{member_cfg.train.seed}"))
         members.append(DupDetector.load(results[-1].out_dir, device=member_cfg.train.device))
@@ -340,30 +326,17 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
     device = resolve_device(cfg.train.device)
     model.to(device).eval()
 
-    batch = cfg.train.eval_batch_size
-    if cfg.data.folds:  # out of fold: each member scores the fold it held out
-        labels, probs = [], []
-        for member_cfg, member in zip(member_cfgs, members, strict=True):
-            _, held_out = load_splits(member_cfg, np.random.default_rng(cfg.train.seed))
-            held_data = encode_pairs(tok, held_out, cfg.tokenizer)
-            labels.append(held_data.labels)
-            probs.append(predict_proba(member.model, held_data, device, batch))
-        dev_labels, dev_probs = np.concatenate(labels), np.concatenate(probs)
-        dev_split = f"out of fold: {len(dev_labels):,} pairs, each scored by the member without it"
-    else:  # the one dev split all members held out
-        _, dev_pairs = load_splits(cfg, np.random.default_rng(cfg.train.seed))
-        dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
-        dev_labels, dev_probs = dev_data.labels, predict_proba(model, dev_data, device, batch)
-        dev_split = f"held out: {len(dev_labels):,} pairs, scored by the ensemble"
+    _, dev_pairs = load_splits(cfg, np.random.default_rng(cfg.train.seed))
+    dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
+    probs = predict_proba(model, dev_data, device, cfg.train.eval_batch_size)
     detector = DupDetector(model, tok, cfg)
-    detector.threshold = tune_threshold(dev_labels, dev_probs, cfg.train.threshold_metric)
-    dev_metrics = compute_metrics(dev_labels, dev_probs, detector.threshold)
+    detector.threshold = tune_threshold(dev_data.labels, probs, cfg.train.threshold_metric)
+    dev_metrics = compute_metrics(dev_data.labels, probs, detector.threshold)
     detector.save(out)
     seconds = sum(r.train_seconds for r in results)
     rate = sum(r.train_pairs_per_s * r.train_seconds for r in results) / max(seconds, 1e-9)
     summary = {
-        "dev": dev_metrics, "dev_split": dev_split,
-        "best_step": max(r.best_step for r in results),
+        "dev": dev_metrics, "best_step": max(r.best_step for r in results),
         "steps": sum(r.steps for r in results), "train_seconds": round(seconds, 1),
         "train_pairs_per_s": round(rate, 1),
         "members": [
@@ -374,7 +347,7 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
     }  # fmt: skip
     write_json(out / METRICS_FILE, summary)
     each = ", ".join(f"{r.dev_metrics['accuracy']:.4f}" for r in results)
-    log.info(f"ensemble dev accuracy {dev_metrics['accuracy']:.4f} ({dev_split}; members: {each})")
+    log.info(f"ensemble dev accuracy {dev_metrics['accuracy']:.4f} (members: {each})")
     return TrainResult(
-        out, dev_metrics, summary["best_step"], summary["steps"], seconds, rate, results, dev_split
+        out, dev_metrics, summary["best_step"], summary["steps"], seconds, rate, results
     )

@@ -59,21 +59,6 @@ def test_bad_overrides_are_clear_errors(override: str, message: str) -> None:
     assert message in str(err.value)
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        (["data.folds=1"], "data.folds: must be >= 2"),
-        (["data.folds=3", "data.fold=3"], "data.fold: must be in [0, data.folds - 1 = 2]"),
-        (["data.folds=3", "model.members=5"], "must equal model.members (5), got 3"),
-        (["data.folds=3", "data.dev=dev.tsv"], "data.folds: holds out folds of train"),
-    ],
-)
-def test_bad_folds_are_clear_errors(overrides: list[str], message: str) -> None:
-    with pytest.raises(ConfigError) as err:
-        load_config(None, overrides)
-    assert message in str(err.value)
-
-
 def test_bad_recipe_file_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("train:\n  epochs: [1, 2]\n", encoding="utf-8")

@@ -288,42 +288,6 @@ def test_ensemble_trains_members_on_one_split_and_scores_their_mean(
     assert plot_run(tmp_path / "ens") == tmp_path / "ens" / "curves.png"  # one line per member
 
 
-def test_folds_split_train_into_disjoint_dev_parts(tiny_config: Config) -> None:
-    tiny_config.data.dev, tiny_config.data.folds = None, 3
-    everything = load_splits(tiny_config, np.random.default_rng(0))
-    n = len(everything[0]) + len(everything[1])
-    devs = []
-    for fold in range(3):
-        tiny_config.data.fold = fold
-        train, dev = load_splits(tiny_config, np.random.default_rng(7))  # one permutation
-        assert len(train) + len(dev) == n and abs(len(dev) - n / 3) < 1
-        devs.append({(p.text_a, p.text_b) for p in dev})
-        assert devs[-1].isdisjoint((p.text_a, p.text_b) for p in train)
-    assert set.union(*devs) == {(p.text_a, p.text_b) for p in everything[0] + everything[1]}
-    assert sum(map(len, devs)) == n  # each pair is dev in exactly one fold
-
-
-def test_fold_ensemble_tunes_its_threshold_out_of_fold(tiny_config: Config, tmp_path: Path) -> None:
-    tiny_config.data.dev = None
-    tiny_config.model.members = tiny_config.data.folds = 2
-    tiny_config.train.epochs = 3
-    n_train = sum(map(len, load_splits(tiny_config, np.random.default_rng(0))))
-    result = train(tiny_config, tmp_path / "ens")
-    members = [tmp_path / "ens" / "members" / f"seed{s}" for s in (42, 43)]
-    for fold, member in enumerate(members):
-        start = json.loads((member / "train_log.jsonl").read_text().splitlines()[0])
-        assert start["config"]["data"]["fold"] == fold
-        assert start["train_pairs"] + start["dev_pairs"] == n_train
-    pairs = [(a, b) for a, b, _ in synthetic_pairs(30, seed=5)]
-    singles = [DupDetector.load(m, device="cpu").predict(pairs) for m in members]
-    ensemble = DupDetector.load(tmp_path / "ens", device="cpu")
-    np.testing.assert_allclose(ensemble.predict(pairs), np.mean(singles, axis=0), atol=1e-6)
-    saved = json.loads((tmp_path / "ens" / "metrics.json").read_text())
-    assert saved["dev_split"].startswith(f"out of fold: {n_train:,} pairs")
-    assert saved["dev"]["pairs"] == n_train  # every training pair, once
-    assert saved["dev"]["accuracy"] == result.dev_metrics["accuracy"] >= 0.8  # chance: 0.5
-
-
 def test_mean_probability_logit_is_exact_and_stable() -> None:
     z = torch.tensor([[0.0, 3.0, -80.0, 200.0], [2.0, -3.0, -90.0, 150.0]])  # (K, B)
     got = torch.sigmoid(mean_probability_logit(z))
