@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
@@ -54,6 +54,41 @@ def _renamed(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         for old, new in RENAMED_KEYS.items():
             if key.startswith(old):
                 key = new + key[len(old) :]
+        out[key] = value
+    return out
+
+
+# safetensors metadata key: JSON {key: member 0's key} of an ensemble's tensors stored as
+# their differences from member 0's: `<key>.row_index` (int64) and `<key>.rows`.
+SAME_AS = "same_as"
+
+
+def _dedupe(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Store an ensemble member's tensor as the rows (along dim 0) where it differs from
+    member 0's, when that is at most half of them. A frozen embedding table is most of an
+    ensemble's size and differs between members only in the randomly initialised rows of
+    tokens without a vector ([UNK]). Returns the new state and {key: member 0's key}."""
+    out, same = dict(state), {}
+    for key, value in state.items():
+        index, _, name = key.removeprefix("members.").partition(".")
+        first = state.get(f"members.0.{name}")
+        if not key.startswith("members.") or index == "0" or first is None or value.dim() == 0:
+            continue
+        if first.shape == value.shape and first.dtype == value.dtype:
+            rows = (value != first).reshape(len(value), -1).any(1).nonzero()[:, 0]  # (D,)
+            if len(rows) <= len(value) // 2:
+                del out[key]
+                out[f"{key}.row_index"], out[f"{key}.rows"] = rows, value[rows].contiguous()
+                same[key] = f"members.0.{name}"
+    return out, same
+
+
+def _redupe(state: dict[str, torch.Tensor], same: dict[str, str]) -> dict[str, torch.Tensor]:
+    """Undo `_dedupe`: member 0's tensor with the stored rows put back."""
+    out = dict(state)
+    for key, first in same.items():
+        value = state[first].clone()
+        value[out.pop(f"{key}.row_index")] = out.pop(f"{key}.rows")
         out[key] = value
     return out
 
@@ -131,7 +166,9 @@ class DupDetector:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        _write_atomic(out / WEIGHTS_FILE, lambda p: save_file(state, str(p)))
+        state, same = _dedupe(state)
+        metadata = {SAME_AS: json.dumps(same)} if same else None
+        _write_atomic(out / WEIGHTS_FILE, lambda p: save_file(state, str(p), metadata))
         _write_atomic(out / TOKENIZER_FILE, lambda p: self.tokenizer.save(str(p)))
         self.save_config(out)
 
@@ -181,8 +218,13 @@ class DupDetector:
             raise ModelDirError(f"{root / TOKENIZER_FILE}: cannot be read: {e}") from None
         try:
             state = load_file(str(root / WEIGHTS_FILE))
+            with safe_open(str(root / WEIGHTS_FILE), "pt") as f:
+                same = json.loads((f.metadata() or {}).get(SAME_AS, "{}"))
+            state = _redupe(state, same)
         except (SafetensorError, OSError) as e:
             raise ModelDirError(f"{root / WEIGHTS_FILE}: cannot be read: {e}") from None
+        except (ValueError, KeyError, AttributeError, IndexError, RuntimeError) as e:
+            raise ModelDirError(f"{root / WEIGHTS_FILE}: bad {SAME_AS} metadata: {e}") from None
         model = build_model(config.model)
         try:
             model.load_state_dict(_renamed(state))

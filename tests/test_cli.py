@@ -8,10 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from conftest import ROOT
 from dupdetect.cli import main
+from dupdetect.detector import SAME_AS, DupDetector
+from dupdetect.model import Ensemble
 
 TINY = str(ROOT / "configs" / "tiny.yaml")
 
@@ -135,6 +141,43 @@ def test_missing_and_corrupt_model_directories(
     assert "config.json: not a dupdetect config" in _error(
         ["predict", str(broken), "a", "b"], capsys
     )
+
+
+def test_an_ensembles_shared_frozen_table_is_stored_once(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    trained = DupDetector.load(model_dir, device="cpu")
+    config = trained.config
+    config.model.members = 3
+    torch.manual_seed(0)
+    ensemble = Ensemble(config.model)
+    for member in ensemble.members:  # one frozen table, as train.freeze_embedding leaves it
+        member.load_state_dict(trained.model.state_dict())
+    with torch.no_grad():
+        ensemble.members[1].embedding.table.weight[1] += 1.0  # its own [UNK] row
+        ensemble.members[2].head.out[2].bias += 1.0  # (1,): not worth a difference
+    DupDetector(ensemble, trained.tokenizer, config).save(tmp_path / "ens")
+    table = "members.1.embedding.table.weight"
+    with safe_open(str(tmp_path / "ens" / "model.safetensors"), "pt") as f:
+        same = json.loads(f.metadata()[SAME_AS])
+        assert f.get_tensor(f"{table}.row_index").tolist() == [1]
+        assert f.get_tensor(f"{table}.rows").shape == (1, config.model.embedding_dim)
+        assert f.get_slice("members.2.embedding.table.weight.rows").get_shape()[0] == 0
+        stored = {k for k in f.keys() if not k.endswith((".rows", ".row_index"))}  # noqa: SIM118
+    assert table in same and "members.2.head.out.2.bias" not in same
+    assert stored.isdisjoint(same) and stored | set(same) == set(ensemble.state_dict())
+    loaded = DupDetector.load(tmp_path / "ens", device="cpu").model.state_dict()
+    for key, value in ensemble.state_dict().items():
+        assert torch.equal(loaded[key], value), key
+    pairs = [("how do i cook rice", "how to cook rice"), ("a b", "c")]
+    assert np.array_equal(
+        DupDetector.load(tmp_path / "ens", device="cpu").predict(pairs),
+        DupDetector(ensemble.eval(), trained.tokenizer, config).predict(pairs),
+    )
+    tensors = load_file(str(tmp_path / "ens" / "model.safetensors"))
+    save_file(tensors, str(tmp_path / "ens" / "model.safetensors"), {SAME_AS: '{"x": "y"}'})
+    err = _error(["predict", str(tmp_path / "ens"), "a", "b"], capsys)
+    assert "model.safetensors: bad same_as metadata" in err
 
 
 def test_weights_that_do_not_fit_the_config(
