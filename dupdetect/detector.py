@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
 from dupdetect import __version__
@@ -217,8 +217,8 @@ class DupDetector:
         except Exception as e:  # the Rust side raises a bare Exception
             raise ModelDirError(f"{root / TOKENIZER_FILE}: cannot be read: {e}") from None
         try:
-            state = load_file(str(root / WEIGHTS_FILE))
-            with safe_open(str(root / WEIGHTS_FILE), "pt") as f:
+            with safe_open(str(root / WEIGHTS_FILE), "pt") as f:  # read once: tensors, metadata
+                state = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (not a dict)
                 same = json.loads((f.metadata() or {}).get(SAME_AS, "{}"))
             state = _redupe(state, same)
         except (SafetensorError, OSError) as e:
