@@ -54,11 +54,12 @@ def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
             raise DataError(str(log_path), None, "no step or eval records to plot")
         start = next((r for r in records if r["event"] == "start"), None)
         batch = start["config"]["train"]["batch_size"] if start else 1
-        name = f"{log_path.parent.name}: " if len(logs) > 1 else ""
-        color = f"C{i}" if len(logs) > 1 else None  # one colour per member
+        member = log_path.parent.name if len(logs) > 1 else ""
+        name = f"{member}: " if member else ""
+        color = f"C{i}" if member else None  # one colour per member
         ax_loss.plot(
             [r["pairs"] for r in steps], [r["loss"] for r in steps], lw=1, color=color,
-            label=name.rstrip(": "),
+            label=member,
         )  # fmt: skip
         pairs = [r["step"] * batch for r in evals]
         accuracy = [r["dev"]["accuracy"] for r in evals]
