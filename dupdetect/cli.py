@@ -1,6 +1,6 @@
-"""Command line: ``dupdetect train | refit | evaluate | predict | export | plot``. Parses
-arguments and calls the library; every expected failure (bad file, bad config, bad model
-directory) is one line on stderr and exit status 1."""
+"""Command line: ``dupdetect train | evaluate | predict | export``. Parses arguments and
+calls the library; every expected failure (bad file, bad config, bad model directory) is one
+line on stderr and exit status 1."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import numpy as np
 
@@ -24,9 +24,6 @@ from dupdetect.device import DeviceError
 from dupdetect.evaluate import SCORING_BATCH, compute_metrics, format_metrics
 from dupdetect.export import INT8_FILE, ExportError, export_onnx
 from dupdetect.vectors import VectorsError
-
-if TYPE_CHECKING:
-    from dupdetect.train import TrainResult
 
 EXPECTED_ERRORS = (ConfigError, DataError, ModelDirError, DeviceError, VectorsError, ExportError)
 
@@ -43,21 +40,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         overrides.append(f"train.device={args.device}")
     cfg = load_config(args.config, overrides)
     out = args.out or Path("runs") / (Path(args.config).stem if args.config else "model")
-    _report(train(cfg, out), refit=cfg.train.refit)
-
-
-def _cmd_refit(args: argparse.Namespace) -> None:
-    from dupdetect.train import refit
-
-    _report(refit(args.run, args.out), refit=True)
-
-
-def _report(result: TrainResult, refit: bool) -> None:
-    """What `train` and `refit` print: dev metrics, members, steps and speed."""
-    title = f"dev metrics of the saved model ({result.out_dir})"
-    if refit:
-        title = f"dev metrics of the held-out run that chose {result.out_dir}'s steps and threshold"
-    print(format_metrics(result.dev_metrics, title=title))
+    result = train(cfg, out)
+    print(format_metrics(result.dev_metrics, title=f"dev metrics of the saved model ({out})"))
     for k, member in enumerate(result.members, start=1):
         print(
             f"member {k} ({member.out_dir}): dev accuracy {member.dev_metrics['accuracy']:.4f}, "
@@ -209,13 +193,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="write JSON lines here instead of stdout")
     _add_scoring_options(p)
     p.set_defaults(func=_cmd_predict)
-
-    r = sub.add_parser(
-        "refit", help="train a finished run again on its train + dev pairs (train.refit)"
-    )
-    r.add_argument("run", type=Path, help="model directory of a finished training run")
-    r.add_argument("--out", type=Path, required=True, help="model directory to write")
-    r.set_defaults(func=_cmd_refit)
 
     x = sub.add_parser("export", help="export a saved model for ONNX Runtime (--backend onnx)")
     x.add_argument("model_dir", type=Path)

@@ -107,10 +107,6 @@ class TrainConfig:
     log_every: int = 50  # steps between records in the JSONL log
     bucket_size: int = 100  # batches per length-sorted bucket (1 = no bucketing)
     threshold_metric: Literal["accuracy", "f1"] = "accuracy"  # what the dev threshold maximises
-    # After choosing steps and threshold on dev, train again from scratch on train + dev for
-    # as many passes over the data, keeping that threshold (dupdetect.train.refit). Costs
-    # about twice the training; pays on small data.
-    refit: bool = False
     progress: bool = True  # show a progress bar (on a terminal only)
 
 

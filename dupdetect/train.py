@@ -32,7 +32,7 @@ from tqdm import tqdm
 from dupdetect.batching import EncodedPairs, collate, training_batches
 from dupdetect.config import Config, ConfigError, TokenizerConfig
 from dupdetect.data import Pair, PairFile, read_pairs
-from dupdetect.detector import METRICS_FILE, DupDetector, ModelDirError, write_json
+from dupdetect.detector import METRICS_FILE, DupDetector, write_json
 from dupdetect.device import resolve_device
 from dupdetect.evaluate import compute_metrics, evaluate, predict_proba, tune_threshold
 from dupdetect.model import ESIM, Ensemble
@@ -41,7 +41,6 @@ from dupdetect.vectors import load_vectors, vector_words
 
 log = logging.getLogger("dupdetect")
 LOG_FILE = "train_log.jsonl"
-HELD_OUT_DIR = "held_out"  # where train.refit keeps the run that chose steps and threshold
 
 
 @dataclass
@@ -152,56 +151,24 @@ def train_step(
 
 
 def train(cfg: Config, out_dir: str | Path) -> TrainResult:
-    """Train a model as `cfg` says and save the best checkpoint to `out_dir`.
-
-    With train.refit the checkpoint chosen on dev goes to `out_dir/held_out/` and `out_dir`
-    gets that model trained again on train + dev (see `refit`)."""
-    if cfg.train.refit:
-        first = copy.deepcopy(cfg)
-        first.train.refit = False
-        train(first, Path(out_dir) / HELD_OUT_DIR)
-        return refit(Path(out_dir) / HELD_OUT_DIR, out_dir)
+    """Train a model as `cfg` says and save the best checkpoint to `out_dir`."""
     if cfg.model.members > 1:
         return train_ensemble(cfg, out_dir)
     cfg = copy.deepcopy(cfg)
-    seed_everything(cfg.train.seed)
-    rng = np.random.default_rng(cfg.train.seed)
-    train_pairs, dev_pairs = load_splits(cfg, rng)
-    return _fit(cfg, Path(out_dir), train_pairs, dev_pairs, rng)
-
-
-@dataclass
-class _RefitPlan:
-    """What a refit copies from its held-out run: a fixed number of steps instead of early
-    stopping, the steps where that run lowered the lr, and its dev-tuned threshold."""
-
-    steps: int
-    lr_drops: set[int]
-    threshold: float
-    held_out: Path
-    held_out_dev: dict[str, Any]  # the held-out run's dev metrics: the only unbiased ones
-
-
-def _fit(
-    cfg: Config,
-    out: Path,
-    train_pairs: list[Pair],
-    dev_pairs: list[Pair],
-    rng: np.random.Generator,
-    plan: _RefitPlan | None = None,
-) -> TrainResult:
-    """The training loop. Without a `plan`: early stopping on `dev_pairs`, best checkpoint
-    saved, threshold tuned on dev. With one: exactly plan.steps steps on `train_pairs` (which
-    then include dev), no evaluation and no time budget, the final weights saved."""
+    out = Path(out_dir)
     tc = cfg.train
+    seed_everything(tc.seed)
+    rng = np.random.default_rng(tc.seed)
     device = resolve_device(tc.device)
+
+    train_pairs, dev_pairs = load_splits(cfg, rng)
     extra = vector_words(tc.vectors) if tc.vectors_vocab and tc.vectors else []
     tok = build_tokenizer(
         [t for p in train_pairs for t in (p.text_a, p.text_b)], cfg.tokenizer, extra
     )
     cfg.model.vocab_size = tok.get_vocab_size() + cfg.tokenizer.oov_buckets
     train_data = encode_pairs(tok, train_pairs, cfg.tokenizer)
-    dev_data = encode_pairs(tok, dev_pairs if plan is None else [], cfg.tokenizer)
+    dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
     model = ESIM(cfg.model)
     if tc.vectors:
         with torch.no_grad():
@@ -236,8 +203,6 @@ def _fit(
     best_probs, last_eval_step = np.empty(0), -1
     train_seconds, stop = 0.0, ""
     deadline = None if tc.max_minutes is None else time.perf_counter() + 60 * tc.max_minutes
-    if plan is not None:
-        deadline = None
 
     def run_eval(epoch: int) -> None:
         nonlocal best_score, best_step, bad_evals, stop, best_probs, lr_scale, last_eval_step
@@ -260,7 +225,7 @@ def _fit(
             f"log_loss {metrics['log_loss']:.4f}{'  (best)' if improved else ''}"
         )
 
-    for epoch in range(1, tc.epochs + 1 if plan is None else plan.steps + 1):
+    for epoch in range(1, tc.epochs + 1):
         model.train()
         batches = training_batches(train_data.lengths(), tc.batch_size, tc.bucket_size, rng)
         bar = tqdm(
@@ -278,10 +243,6 @@ def _fit(
             if ema is not None:
                 ema.update_parameters(model)
             step += 1
-            if plan is not None and step in plan.lr_drops:
-                lr_scale *= tc.plateau_factor  # where the held-out run's dev stalled
-            if plan is not None and step >= plan.steps:
-                stop = f"{plan.steps} steps, as dev chose in {plan.held_out}"
             n = len(index)
             pairs_seen += n
             epoch_loss, epoch_pairs = epoch_loss + batch_loss * n, epoch_pairs + n
@@ -298,7 +259,7 @@ def _fit(
                 window_loss, window_pairs, window_start = 0.0, 0, time.perf_counter()
             if deadline is not None and time.perf_counter() > deadline:
                 stop = f"time budget of {tc.max_minutes} minutes used"
-            if plan is None and tc.eval_every and (step % tc.eval_every == 0 or stop):
+            if tc.eval_every and (step % tc.eval_every == 0 or stop):
                 train_seconds += time.perf_counter() - epoch_start
                 run_eval(epoch)
                 epoch_start = time.perf_counter()
@@ -306,8 +267,7 @@ def _fit(
                 break
         bar.close()
         train_seconds += time.perf_counter() - epoch_start
-        evaluate_now = not tc.eval_every or stop or epoch == tc.epochs
-        if plan is None and last_eval_step != step and evaluate_now:
+        if last_eval_step != step and (not tc.eval_every or stop or epoch == tc.epochs):
             run_eval(epoch)  # every epoch, or the steps since the last evaluation at the end
         train_loss = epoch_loss / max(epoch_pairs, 1)
         jlog.write("epoch", epoch=epoch, step=step, train_loss=train_loss, pairs=epoch_pairs)
@@ -319,22 +279,16 @@ def _fit(
             log.info(f"stopping: {stop}")
             break
 
-    if plan is None:  # the best checkpoint is on disk; tune its threshold on its dev scores
-        detector.threshold = tune_threshold(dev_data.labels, best_probs, tc.threshold_metric)
-        dev_metrics = compute_metrics(dev_data.labels, best_probs, detector.threshold)
-        detector.save_config(out)
-    else:  # the last weights, with the held-out run's threshold and (unbiased) dev metrics
-        best_step, dev_metrics = step, plan.held_out_dev
-        detector.threshold = plan.threshold
-        detector.save(out)
+    # The best checkpoint is on disk; tune its decision threshold on its dev scores.
+    detector.threshold = tune_threshold(dev_data.labels, best_probs, tc.threshold_metric)
+    dev_metrics = compute_metrics(dev_data.labels, best_probs, detector.threshold)
+    detector.save_config(out)
     rate = pairs_seen / max(train_seconds, 1e-9)
     summary = {
         "dev": dev_metrics, "best_step": best_step, "steps": step,
         "train_seconds": round(train_seconds, 1), "train_pairs_per_s": round(rate, 1),
         "train_pairs": len(train_data), "stop_reason": stop or f"{tc.epochs} epochs done",
     }  # fmt: skip
-    if plan is not None:
-        summary["refit_of"] = str(plan.held_out)
     write_json(out / METRICS_FILE, summary)
     jlog.write("end", **summary)
     jlog.close()
@@ -354,14 +308,21 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
     out = Path(out_dir)
     if cfg.data.split_seed is None:
         cfg.data.split_seed = cfg.train.seed
-    results = []
+    results, members = [], []
     for k in range(cfg.model.members):
         member_cfg = copy.deepcopy(cfg)
         member_cfg.model.members = 1
         member_cfg.train.seed = cfg.train.seed + k
         log.info(f"ensemble member {k + 1} of {cfg.model.members}: seed {member_cfg.train.seed}")
         results.append(train(member_cfg, out / "members" / f"seed{member_cfg.train.seed}"))
-    model, tok = _assemble(cfg, [r.out_dir for r in results])
+        members.append(DupDetector.load(results[-1].out_dir, device=member_cfg.train.device))
+    tok = members[0].tokenizer
+    if any(m.tokenizer.to_str() != tok.to_str() for m in members):
+        raise RuntimeError("ensemble members built different vocabularies from the same split")
+    cfg.model.vocab_size = members[0].config.model.vocab_size
+    model = Ensemble(cfg.model)
+    for slot, member in zip(model.members, members, strict=True):
+        slot.load_state_dict(member.model.state_dict())
     device = resolve_device(cfg.train.device)
     model.to(device).eval()
 
@@ -372,27 +333,6 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
     detector.threshold = tune_threshold(dev_data.labels, probs, cfg.train.threshold_metric)
     dev_metrics = compute_metrics(dev_data.labels, probs, detector.threshold)
     detector.save(out)
-    return _ensemble_summary(cfg, out, dev_metrics, results)
-
-
-def _assemble(cfg: Config, member_dirs: Sequence[Path]) -> tuple[Ensemble, Tokenizer]:
-    """One Ensemble (on the CPU) from saved member models sharing one vocabulary; sets
-    cfg.model.vocab_size."""
-    members = [DupDetector.load(d, device="cpu") for d in member_dirs]
-    tok = members[0].tokenizer
-    if any(m.tokenizer.to_str() != tok.to_str() for m in members):
-        raise RuntimeError("ensemble members built different vocabularies from the same split")
-    cfg.model.vocab_size = members[0].config.model.vocab_size
-    model = Ensemble(cfg.model)
-    for slot, member in zip(model.members, members, strict=True):
-        slot.load_state_dict(member.model.state_dict())
-    return model, tok
-
-
-def _ensemble_summary(
-    cfg: Config, out: Path, dev_metrics: dict[str, Any], results: list[TrainResult]
-) -> TrainResult:
-    """Write the ensemble's metrics.json (members' runs included) and return its result."""
     seconds = sum(r.train_seconds for r in results)
     rate = sum(r.train_pairs_per_s * r.train_seconds for r in results) / max(seconds, 1e-9)
     summary = {
@@ -411,65 +351,3 @@ def _ensemble_summary(
     return TrainResult(
         out, dev_metrics, summary["best_step"], summary["steps"], seconds, rate, results
     )
-
-
-def refit(run_dir: str | Path, out_dir: str | Path) -> TrainResult:
-    """Train a finished run's model again, from scratch, on its train + dev pairs, and save
-    it to `out_dir` with the decision threshold the run tuned on dev.
-
-    Early stopping spends the dev pairs on choosing when to stop; on small data (MRPC's
-    3,668 pairs) the 10% it holds out are worth having back. The refit keeps everything the
-    run chose: its config and seed, as many passes over the data as its best checkpoint had
-    (steps scaled by (train + dev) / train), the lr drops of its plateau schedule at the same
-    points, and its threshold. The vocabulary is rebuilt from train + dev texts. Its dev
-    metrics are the run's: the refit model has trained on dev, so no unbiased ones remain.
-    An ensemble run is refit member by member.
-    """
-    run, out = Path(run_dir), Path(out_dir)
-    held = DupDetector.load(run, device="cpu")  # checks the directory; config and threshold
-    cfg = copy.deepcopy(held.config)
-    cfg.train.refit = True  # the saved config says how the model was made
-    if cfg.model.members > 1:
-        results = []
-        for k in range(cfg.model.members):
-            member = f"members/seed{cfg.train.seed + k}"
-            log.info(f"refitting ensemble member {k + 1} of {cfg.model.members} ({run / member})")
-            results.append(refit(run / member, out / member))
-        model, tok = _assemble(cfg, [r.out_dir for r in results])
-        DupDetector(model, tok, cfg, held.threshold).save(out)
-        return _ensemble_summary(cfg, out, _run_summary(run)["dev"], results)
-    summary = _run_summary(run)
-    seed_everything(cfg.train.seed)
-    rng = np.random.default_rng(cfg.train.seed)
-    train_pairs, dev_pairs = load_splits(cfg, rng)
-    scale = (len(train_pairs) + len(dev_pairs)) / len(train_pairs)
-    stalled = [e["step"] for e in _log_events(run, "eval") if not e["best"]]
-    plan = _RefitPlan(
-        steps=max(1, round(summary["best_step"] * scale)),
-        lr_drops={round(s * scale) for s in stalled if s < summary["best_step"]},
-        threshold=held.threshold, held_out=run, held_out_dev=summary["dev"],
-    )  # fmt: skip
-    log.info(f"refit on {len(train_pairs) + len(dev_pairs):,} pairs for {plan.steps:,} steps")
-    return _fit(cfg, out, train_pairs + dev_pairs, [], rng, plan)
-
-
-def _run_summary(run: Path) -> dict[str, Any]:
-    """The run's metrics.json: its dev metrics and best step are what a refit copies."""
-    try:
-        summary = json.loads((run / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ModelDirError(f"{run / METRICS_FILE}: not a finished training run: {e}") from None
-    missing = [k for k in ("dev", "best_step") if k not in summary]
-    if missing:
-        raise ModelDirError(f"{run / METRICS_FILE}: not a finished training run: no {missing}")
-    return summary
-
-
-def _log_events(run: Path, event: str) -> list[dict[str, Any]]:
-    """The run's train_log.jsonl records of one kind, in order."""
-    try:
-        with (run / LOG_FILE).open(encoding="utf-8") as f:
-            records = [json.loads(line) for line in f if line.strip()]
-    except (OSError, ValueError) as e:
-        raise ModelDirError(f"{run / LOG_FILE}: not a training log: {e}") from None
-    return [r for r in records if r.get("event") == event]

@@ -2,9 +2,8 @@
 # Train configs/NAME.yaml with a seed, then metrics (JSON) and training curves: the shared
 # body of scripts/reproduce_lcqmc.sh and scripts/reproduce_mrpc.sh.
 #   scripts/reproduce.sh NAME SEED TEST_FILE [DEV_FILE]     -> runs/NAME-seed<SEED>/
-# Writes wall_time.txt, test.json, test_errors.jsonl, curves.png (and held_out/curves.png
-# after train.refit) and, with DEV_FILE, dev.json; without it the dev metrics are those
-# training saved in metrics.json.
+# Writes wall_time.txt, test.json, test_errors.jsonl, curves.png and, with DEV_FILE,
+# dev.json; without it the dev metrics are those training saved in metrics.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NAME=$1 SEED=$2 TEST=$3 DEV=${4:-}
@@ -16,7 +15,6 @@ echo "train_wall_seconds=$(( $(date +%s) - start ))" | tee "$OUT/wall_time.txt"
 if [ -n "$DEV" ]; then dupdetect evaluate "$OUT" "$DEV" --json > "$OUT/dev.json"; fi
 dupdetect evaluate "$OUT" "$TEST" --json --errors "$OUT/test_errors.jsonl" > "$OUT/test.json"
 dupdetect plot "$OUT"
-if [ -d "$OUT/held_out" ]; then dupdetect plot "$OUT/held_out"; fi  # train.refit: dev curves
 python - "$OUT" <<'PY'
 import json, os, sys
 out = sys.argv[1]
