@@ -8,6 +8,7 @@ import random
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Literal
 
 import pytest
 import torch
@@ -41,10 +42,13 @@ def shared_data(*parts: str) -> Path:
 
 
 def tiny_model_config(
-    vocab_size: int = 50, exact_match: bool = False, overlap_features: bool = False
+    vocab_size: int = 50,
+    exact_match: bool = False,
+    overlap_features: bool = False,
+    composition: Literal["lstm", "feedforward"] = "lstm",
 ) -> ModelConfig:
     return ModelConfig(
-        exact_match=exact_match, overlap_features=overlap_features,
+        exact_match=exact_match, overlap_features=overlap_features, composition=composition,
         vocab_size=vocab_size, embedding_dim=8, hidden_size=6, head_hidden=5,
         dropout=0.0, embedding_dropout=0.0,
     )  # fmt: skip

@@ -122,11 +122,16 @@ def test_int8_runs_and_stays_close(model_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "wiring",
-    [{"exact_match": False}, {"overlap_features": True}, {"members": 2}],
-    ids=["no_exact_match", "overlap_features", "ensemble"],
+    [
+        {"exact_match": False},
+        {"overlap_features": True},
+        {"members": 2},
+        {"composition": "feedforward"},
+    ],
+    ids=["no_exact_match", "overlap_features", "ensemble", "feedforward"],
 )
 def test_other_wirings_export_through_the_api(
-    model_dir: Path, tmp_path: Path, wiring: dict[str, bool]
+    model_dir: Path, tmp_path: Path, wiring: dict[str, bool | str]
 ) -> None:
     """The other ESIM wirings (no exact-match branch; pair-level overlap features into the
     head; an ensemble of two), untrained weights, Python API."""

@@ -18,17 +18,22 @@ from dupdetect.model.matcher import stack_pair
 from dupdetect.model.pooling import MeanMaxPool
 
 
-def _model(exact_match: bool = False, seed: int = 0, overlap_features: bool = False) -> ESIM:
+def _model(seed: int = 0, **features: bool | str) -> ESIM:
     torch.manual_seed(seed)
-    return ESIM(tiny_model_config(50, exact_match, overlap_features)).eval()
+    return ESIM(tiny_model_config(50, **features)).eval()
 
 
-# Every test marked @variants runs on the plain model, with exact match, and with both
-# exact match and the pair-level overlap features.
+# Every test marked @variants runs on the plain model, with exact match, with both exact
+# match and the pair-level overlap features, and with the feed-forward composition.
 variants = pytest.mark.parametrize(
     "features",
-    [{}, {"exact_match": True}, {"exact_match": True, "overlap_features": True}],
-    ids=["plain", "exact_match", "overlap"],
+    [
+        {},
+        {"exact_match": True},
+        {"exact_match": True, "overlap_features": True},
+        {"composition": "feedforward"},
+    ],
+    ids=["plain", "exact_match", "overlap", "feedforward"],
 )
 
 
@@ -109,7 +114,9 @@ def test_stack_pair_pads_both_texts_to_one_length() -> None:
 
 
 @variants
-def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(features: dict[str, bool]) -> None:
+def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(
+    features: dict[str, bool | str],
+) -> None:
     model = _model(**features)
     g = torch.Generator().manual_seed(1)
     la, lb = [3, 9, 1, 6, 12, 4], [7, 2, 5, 12, 1, 8]
@@ -122,7 +129,7 @@ def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(features: dict[
 
 
 @variants
-def test_score_is_exactly_symmetric(features: dict[str, bool]) -> None:
+def test_score_is_exactly_symmetric(features: dict[str, bool | str]) -> None:
     model = _model(**features)
     g = torch.Generator().manual_seed(2)
     a = random_ids([5, 2, 8, 3], 50, g)
@@ -132,7 +139,7 @@ def test_score_is_exactly_symmetric(features: dict[str, bool]) -> None:
 
 
 @variants
-def test_every_trainable_parameter_gets_a_gradient(features: dict[str, bool]) -> None:
+def test_every_trainable_parameter_gets_a_gradient(features: dict[str, bool | str]) -> None:
     torch.manual_seed(0)
     model = ESIM(tiny_model_config(**features)).train()
     g = torch.Generator().manual_seed(3)
@@ -146,7 +153,9 @@ def test_every_trainable_parameter_gets_a_gradient(features: dict[str, bool]) ->
 
 
 @variants
-def test_output_is_one_logit_per_pair_and_eval_is_deterministic(features: dict[str, bool]) -> None:
+def test_output_is_one_logit_per_pair_and_eval_is_deterministic(
+    features: dict[str, bool | str],
+) -> None:
     model = _model(**features)
     g = torch.Generator().manual_seed(4)
     a, b = random_ids([3, 4], 50, g), random_ids([2, 5], 50, g)
@@ -170,7 +179,7 @@ def test_exact_match_changes_the_score() -> None:
     g = torch.Generator().manual_seed(5)
     a, b = random_ids([4, 6], 50, g), random_ids([5, 3], 50, g)
     with torch.no_grad():
-        assert not torch.equal(_model(False)(a, b), _model(True)(a, b))
+        assert not torch.equal(_model(exact_match=False)(a, b), _model(exact_match=True)(a, b))
 
 
 def test_overlap_features_count_shared_unigrams_and_bigrams_and_are_symmetric() -> None:
@@ -189,7 +198,9 @@ def test_overlap_features_change_the_score() -> None:
     g = torch.Generator().manual_seed(5)
     a, b = random_ids([4, 6], 50, g), random_ids([5, 3], 50, g)
     with torch.no_grad():
-        assert not torch.equal(_model(True)(a, b), _model(True, overlap_features=True)(a, b))
+        assert not torch.equal(
+            _model(exact_match=True)(a, b), _model(exact_match=True, overlap_features=True)(a, b)
+        )
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])

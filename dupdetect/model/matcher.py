@@ -14,6 +14,7 @@ from torch import nn
 from dupdetect.config import ModelConfig
 from dupdetect.model.alignment import CrossAttention
 from dupdetect.model.comparison import Comparison
+from dupdetect.model.composition import FeedForwardComposition
 from dupdetect.model.embedding import Embedding
 from dupdetect.model.encoder import BiLSTM
 from dupdetect.model.features import (
@@ -51,7 +52,8 @@ class ESIM(nn.Module):
         self.encoder = BiLSTM(e + int(cfg.exact_match), h)
         self.alignment = CrossAttention()
         self.comparison = Comparison(2 * h, h, cfg.dropout)
-        self.composition = BiLSTM(h, h)
+        composition = BiLSTM if cfg.composition == "lstm" else FeedForwardComposition
+        self.composition = composition(h, h)
         self.pooling = MeanMaxPool()
         n_pair = N_OVERLAP_FEATURES if cfg.overlap_features else 0
         self.head = SymmetricHead(4 * h, cfg.head_hidden, cfg.dropout, n_pair)

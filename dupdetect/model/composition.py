@@ -1,0 +1,24 @@
+"""A position-wise alternative to ESIM's composition BiLSTM (model.composition=feedforward)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class FeedForwardComposition(nn.Module):
+    """(B, L, D) inputs, (B, L) mask -> (B, L, 2H): ReLU(W·x + b) per token, 0 at padding.
+
+    The same output width as the BiLSTM it replaces, so pooling and head are unchanged. It
+    mixes nothing across tokens: context comes from the encoder's BiLSTM and the alignment.
+    Training runs about 1.45x faster at the benchmark's sizes; whether accuracy holds on
+    LCQMC is not yet measured over a full run (docs/results.md).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.projection = nn.Linear(input_size, 2 * hidden_size)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.projection(x))  # (B, L, 2H)
+        return out.masked_fill(~mask.unsqueeze(-1), 0.0)
