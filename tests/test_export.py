@@ -134,7 +134,7 @@ def test_other_wirings_export_through_the_api(
     model_dir: Path, tmp_path: Path, wiring: dict[str, bool | str]
 ) -> None:
     """The other ESIM wirings (no exact-match branch; pair-level overlap features into the
-    head; an ensemble of two), untrained weights, Python API."""
+    head; an ensemble of two; the feed-forward composition), untrained weights, Python API."""
     trained = DupDetector.load(model_dir, device="cpu")
     config = trained.config
     for key, value in wiring.items():
