@@ -60,7 +60,7 @@ from dupdetect.evaluate import SCORING_BATCH
 from dupdetect.model import ESIM
 from dupdetect.model.comparison import Comparison
 from dupdetect.model.encoder import BiLSTM
-from dupdetect.model.masking import reverse_within_length
+from dupdetect.model.masking import reverse_within_length, zero_padding
 
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -129,7 +129,7 @@ def _onnx_bilstm(
         ]
         out, _, _ = torch.lstm(inputs, (h0, h0), params, True, 1, 0.0, False, False, True)
         outs.append(out if d == 0 else reverse_within_length(out, mask))  # (B, L, H)
-    return torch.cat(outs, dim=-1).masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, L, 2H)
+    return zero_padding(torch.cat(outs, dim=-1), mask)  # (B, L, 2H)
 
 
 @_onnx_bilstm.register_fake

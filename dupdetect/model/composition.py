@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dupdetect.model.masking import zero_padding
+
 
 class FeedForwardComposition(nn.Module):
     """(B, L, D) inputs, (B, L) mask -> (B, L, 2H): ReLU(W·x + b) per token, 0 at padding.
@@ -20,5 +22,4 @@ class FeedForwardComposition(nn.Module):
         self.projection = nn.Linear(input_size, 2 * hidden_size)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        out = torch.relu(self.projection(x))  # (B, L, 2H)
-        return out.masked_fill(~mask.unsqueeze(-1), 0.0)
+        return zero_padding(torch.relu(self.projection(x)), mask)  # (B, L, 2H)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dupdetect.model.masking import reverse_within_length
+from dupdetect.model.masking import reverse_within_length, zero_padding
 
 
 class BiLSTM(nn.Module):
@@ -27,4 +27,4 @@ class BiLSTM(nn.Module):
         fwd, _ = self.forward_lstm(x)  # (B, L, H)
         bwd, _ = self.backward_lstm(reverse_within_length(x, mask))  # (B, L, H), reversed
         out = torch.cat([fwd, reverse_within_length(bwd, mask)], dim=-1)  # (B, L, 2H)
-        return out.masked_fill(~mask.unsqueeze(-1), 0.0)
+        return zero_padding(out, mask)

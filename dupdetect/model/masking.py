@@ -14,11 +14,15 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> t
     return torch.softmax(scores.masked_fill(~mask, torch.finfo(scores.dtype).min), dim=dim)
 
 
+def zero_padding(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x (B, L, D) with 0 wherever mask (B, L) is False."""
+    return x.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over real tokens: x (B, L, D), mask (B, L) -> (B, D); 0 for a row with none."""
-    m = mask.unsqueeze(-1)  # (B, L, 1)
-    total = x.masked_fill(~m, 0.0).sum(1)  # (B, D)
-    return total / m.sum(1).clamp(min=1).to(x.dtype)
+    total = zero_padding(x, mask).sum(1)  # (B, D)
+    return total / mask.sum(1, keepdim=True).clamp(min=1).to(x.dtype)
 
 
 def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
