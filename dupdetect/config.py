@@ -70,8 +70,7 @@ class ModelConfig:
     # ratio; dupdetect/model/features.py), as paraphrase systems built on MT metrics do
     overlap_features: bool = False
     # "feedforward": a per-token layer instead of the composition BiLSTM (about 1.45x faster
-    # training; dupdetect/model/composition.py). configs/lcqmc.yaml uses it (dev 85.25
-    # against the BiLSTM's 85.04 over one full run, docs/results.md).
+    # training; dupdetect/model/composition.py); configs/lcqmc.yaml uses it (docs/results.md).
     composition: Literal["lstm", "feedforward"] = "lstm"
     # > 1: train this many ESIMs, from seeds train.seed, train.seed + 1, ..., on the same
     # train/dev split, and score pairs by the mean of their probabilities (K times the cost)
