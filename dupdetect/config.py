@@ -72,6 +72,10 @@ class ModelConfig:
     # "feedforward": a per-token layer instead of the composition BiLSTM (about 1.45x faster
     # training; dupdetect/model/composition.py); configs/lcqmc.yaml uses it (docs/results.md).
     composition: Literal["lstm", "feedforward"] = "lstm"
+    # where the comparison's dropout goes in training: "features" masks each of
+    # [x; x̃; x − x̃; x ⊙ x̃] (ESIM), "inputs" masks x and x̃ and trains on the folded weight
+    # (faster; dupdetect/model/comparison.py). Inference is the same either way.
+    comparison_dropout: Literal["features", "inputs"] = "features"
     # > 1: train this many ESIMs, from seeds train.seed, train.seed + 1, ..., on the same
     # train/dev split, and score pairs by the mean of their probabilities (K times the cost)
     members: int = 1

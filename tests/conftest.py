@@ -46,11 +46,14 @@ def tiny_model_config(
     exact_match: bool = False,
     overlap_features: bool = False,
     composition: Literal["lstm", "feedforward"] = "lstm",
+    comparison_dropout: Literal["features", "inputs"] = "features",
+    dropout: float = 0.0,
 ) -> ModelConfig:
     return ModelConfig(
         exact_match=exact_match, overlap_features=overlap_features, composition=composition,
+        comparison_dropout=comparison_dropout, dropout=dropout,
         vocab_size=vocab_size, embedding_dim=8, hidden_size=6, head_hidden=5,
-        dropout=0.0, embedding_dropout=0.0,
+        embedding_dropout=0.0,
     )  # fmt: skip
 
 

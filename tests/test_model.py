@@ -18,13 +18,14 @@ from dupdetect.model.matcher import stack_pair
 from dupdetect.model.pooling import MeanMaxPool
 
 
-def _model(seed: int = 0, **features: bool | str) -> ESIM:
+def _model(seed: int = 0, **features: bool | str | float) -> ESIM:
     torch.manual_seed(seed)
     return ESIM(tiny_model_config(50, **features)).eval()
 
 
 # Every test marked @variants runs on the plain model, with exact match, with both exact
-# match and the pair-level overlap features, and with the feed-forward composition.
+# match and the pair-level overlap features, with the feed-forward composition, and with it
+# plus dropout on the comparison's inputs (dropout on, so training takes that path).
 variants = pytest.mark.parametrize(
     "features",
     [
@@ -32,8 +33,9 @@ variants = pytest.mark.parametrize(
         {"exact_match": True},
         {"exact_match": True, "overlap_features": True},
         {"composition": "feedforward"},
+        {"composition": "feedforward", "comparison_dropout": "inputs", "dropout": 0.3},
     ],
-    ids=["plain", "exact_match", "overlap", "feedforward"],
+    ids=["plain", "exact_match", "overlap", "feedforward", "feedforward_input_dropout"],
 )
 
 
@@ -95,6 +97,26 @@ def test_comparison_folded_in_eval_equals_the_wide_form() -> None:
     torch.testing.assert_close(comp(x, x_tilde), expected, atol=1e-6, rtol=1e-5)
 
 
+def test_comparison_input_dropout_trains_on_the_folded_form_of_the_masked_inputs() -> None:
+    """dropout_on="inputs": training masks x and x̃ (one mask each, same generator order)
+    and must then equal the 4D-wide form on the masked inputs, with a gradient to every
+    block of W (W₃ reaches the loss only through the fold)."""
+    torch.manual_seed(0)
+    comp = Comparison(6, 5, dropout=0.3, dropout_on="inputs").train()
+    x, x_tilde = torch.randn(2, 4, 6), torch.randn(2, 4, 6)
+    torch.manual_seed(1)
+    out = comp(x, x_tilde)
+    torch.manual_seed(1)
+    xd, xtd = comp.dropout(x), comp.dropout(x_tilde)
+    assert (xd == 0).any() and (xtd == 0).any()  # the masks did drop units
+    wide = torch.cat([xd, xtd, xd - xtd, xd * xtd], dim=-1)  # (2, 4, 24)
+    torch.testing.assert_close(out, torch.relu(comp.projection(wide)), atol=1e-6, rtol=1e-5)
+    out.sum().backward()
+    grad = comp.projection.weight.grad
+    assert grad is not None
+    assert all(block.abs().sum() > 0 for block in grad.chunk(4, dim=1))
+
+
 def test_mean_max_pool_shape_and_values() -> None:
     x = torch.tensor([[[1.0], [3.0], [9.0]]])
     out = MeanMaxPool()(x, torch.tensor([[True, True, False]]))
@@ -115,7 +137,7 @@ def test_stack_pair_pads_both_texts_to_one_length() -> None:
 
 @variants
 def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(
-    features: dict[str, bool | str],
+    features: dict[str, bool | str | float],
 ) -> None:
     model = _model(**features)
     g = torch.Generator().manual_seed(1)
@@ -129,7 +151,7 @@ def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(
 
 
 @variants
-def test_score_is_exactly_symmetric(features: dict[str, bool | str]) -> None:
+def test_score_is_exactly_symmetric(features: dict[str, bool | str | float]) -> None:
     model = _model(**features)
     g = torch.Generator().manual_seed(2)
     a = random_ids([5, 2, 8, 3], 50, g)
@@ -139,7 +161,7 @@ def test_score_is_exactly_symmetric(features: dict[str, bool | str]) -> None:
 
 
 @variants
-def test_every_trainable_parameter_gets_a_gradient(features: dict[str, bool | str]) -> None:
+def test_every_trainable_parameter_gets_a_gradient(features: dict[str, bool | str | float]) -> None:
     torch.manual_seed(0)
     model = ESIM(tiny_model_config(**features)).train()
     g = torch.Generator().manual_seed(3)
@@ -154,7 +176,7 @@ def test_every_trainable_parameter_gets_a_gradient(features: dict[str, bool | st
 
 @variants
 def test_output_is_one_logit_per_pair_and_eval_is_deterministic(
-    features: dict[str, bool | str],
+    features: dict[str, bool | str | float],
 ) -> None:
     model = _model(**features)
     g = torch.Generator().manual_seed(4)

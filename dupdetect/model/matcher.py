@@ -51,7 +51,7 @@ class ESIM(nn.Module):
         self.embedding = Embedding(cfg.vocab_size, e, cfg.embedding_dropout)
         self.encoder = BiLSTM(e + int(cfg.exact_match), h)
         self.alignment = CrossAttention()
-        self.comparison = Comparison(2 * h, h, cfg.dropout)
+        self.comparison = Comparison(2 * h, h, cfg.dropout, cfg.comparison_dropout)
         composition = BiLSTM if cfg.composition == "lstm" else FeedForwardComposition
         self.composition = composition(h, h)
         self.pooling = MeanMaxPool()
