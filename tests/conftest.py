@@ -46,7 +46,7 @@ def tiny_model_config(
     exact_match: bool = False,
     overlap_features: bool = False,
     composition: Literal["lstm", "feedforward"] = "lstm",
-    comparison_dropout: Literal["features", "inputs"] = "features",
+    comparison_dropout: Literal["features", "inputs", "folded"] = "features",
     dropout: float = 0.0,
 ) -> ModelConfig:
     return ModelConfig(

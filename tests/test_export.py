@@ -128,15 +128,24 @@ def test_int8_runs_and_stays_close(model_dir: Path) -> None:
         {"members": 2},
         {"composition": "feedforward"},
         {"composition": "feedforward", "comparison_dropout": "inputs"},
+        {"composition": "feedforward", "comparison_dropout": "folded"},
     ],
-    ids=["no_exact_match", "overlap_features", "ensemble", "feedforward", "input_dropout"],
+    ids=[
+        "no_exact_match",
+        "overlap_features",
+        "ensemble",
+        "feedforward",
+        "input_dropout",
+        "folded_dropout",
+    ],
 )
 def test_other_wirings_export_through_the_api(
     model_dir: Path, tmp_path: Path, wiring: dict[str, bool | str]
 ) -> None:
     """The other ESIM wirings (no exact-match branch; pair-level overlap features into the
     head; an ensemble of two; the feed-forward composition, also with the comparison's dropout
-    on its inputs, whose config must survive save and export), untrained weights, Python API."""
+    on its inputs or its folded features, whose config must survive save and export),
+    untrained weights, Python API."""
     trained = DupDetector.load(model_dir, device="cpu")
     config = trained.config
     for key, value in wiring.items():

@@ -25,7 +25,8 @@ def _model(seed: int = 0, **features: bool | str | float) -> ESIM:
 
 # Every test marked @variants runs on the plain model, with exact match, with both exact
 # match and the pair-level overlap features, with the feed-forward composition, and with it
-# plus dropout on the comparison's inputs (dropout on, so training takes that path).
+# plus dropout on the comparison's inputs or on its folded features (dropout on, so training
+# takes those paths).
 variants = pytest.mark.parametrize(
     "features",
     [
@@ -34,8 +35,16 @@ variants = pytest.mark.parametrize(
         {"exact_match": True, "overlap_features": True},
         {"composition": "feedforward"},
         {"composition": "feedforward", "comparison_dropout": "inputs", "dropout": 0.3},
+        {"composition": "feedforward", "comparison_dropout": "folded", "dropout": 0.3},
     ],
-    ids=["plain", "exact_match", "overlap", "feedforward", "feedforward_input_dropout"],
+    ids=[
+        "plain",
+        "exact_match",
+        "overlap",
+        "feedforward",
+        "feedforward_input_dropout",
+        "feedforward_folded_dropout",
+    ],
 )
 
 
@@ -110,6 +119,27 @@ def test_comparison_input_dropout_trains_on_the_folded_form_of_the_masked_inputs
     xd, xtd = comp.dropout(x), comp.dropout(x_tilde)
     assert (xd == 0).any() and (xtd == 0).any()  # the masks did drop units
     wide = torch.cat([xd, xtd, xd - xtd, xd * xtd], dim=-1)  # (2, 4, 24)
+    torch.testing.assert_close(out, torch.relu(comp.projection(wide)), atol=1e-6, rtol=1e-5)
+    out.sum().backward()
+    grad = comp.projection.weight.grad
+    assert grad is not None
+    assert all(block.abs().sum() > 0 for block in grad.chunk(4, dim=1))
+
+
+def test_comparison_folded_dropout_trains_on_the_wide_form_with_a_shared_difference() -> None:
+    """dropout_on="folded": training masks each of [x; x̃; x ⊙ x̃] on its own and must then
+    equal the 4D-wide form with x − x̃ taken between the masked x and x̃, with a gradient to
+    every block of W."""
+    torch.manual_seed(0)
+    comp = Comparison(6, 5, dropout=0.3, dropout_on="folded").train()
+    x, x_tilde = torch.randn(2, 4, 6), torch.randn(2, 4, 6)
+    torch.manual_seed(1)
+    out = comp(x, x_tilde)
+    torch.manual_seed(1)
+    xd, xtd, pd = comp.dropout(torch.cat([x, x_tilde, x * x_tilde], dim=-1)).chunk(3, dim=-1)
+    assert all((t == 0).any() for t in (xd, xtd, pd))  # the masks did drop units
+    assert not torch.equal(pd == 0, (xd == 0) | (xtd == 0))  # the product has its own mask
+    wide = torch.cat([xd, xtd, xd - xtd, pd], dim=-1)  # (2, 4, 24)
     torch.testing.assert_close(out, torch.relu(comp.projection(wide)), atol=1e-6, rtol=1e-5)
     out.sum().backward()
     grad = comp.projection.weight.grad
