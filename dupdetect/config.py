@@ -74,8 +74,8 @@ class ModelConfig:
     composition: Literal["lstm", "feedforward"] = "lstm"
     # where the comparison's dropout goes in training: "features" masks each of
     # [x; x̃; x − x̃; x ⊙ x̃] (ESIM), "inputs" masks x and x̃, "folded" masks each of
-    # [x; x̃; x ⊙ x̃]; both train on the folded weight (faster; dupdetect/model/comparison.py).
-    # Inference is the same in all three.
+    # [x; x̃; x ⊙ x̃]; both train on the folded weight (faster; dupdetect/model/comparison.py;
+    # configs/lcqmc.yaml uses "folded"). Inference is the same in all three.
     comparison_dropout: Literal["features", "inputs", "folded"] = "features"
     # > 1: train this many ESIMs, from seeds train.seed, train.seed + 1, ..., on the same
     # train/dev split, and score pairs by the mean of their probabilities (K times the cost)
