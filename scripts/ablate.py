@@ -26,6 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 METRICS = ("accuracy", "f1", "roc_auc")
+# The `dupdetect` entry point installed beside this interpreter when there is one, so that
+# `.venv/bin/python scripts/ablate.py ...` works without an activated environment.
+_BESIDE = Path(sys.executable).with_name("dupdetect")
+DUPDETECT = str(_BESIDE) if _BESIDE.exists() else "dupdetect"
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
@@ -40,7 +44,7 @@ def run(config: str, out: Path, seed: int, overrides: list[str], threads: int) -
     if not metrics_file.exists():
         out.mkdir(parents=True, exist_ok=True)
         cmd = [
-            "dupdetect", "train", "--config", config, "--out", str(out),
+            DUPDETECT, "train", "--config", config, "--out", str(out),
             f"train.seed={seed}", "train.progress=false", *overrides,
         ]  # fmt: skip
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
