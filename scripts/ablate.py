@@ -26,10 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 METRICS = ("accuracy", "f1", "roc_auc")
-# The `dupdetect` entry point installed beside this interpreter when there is one, so that
-# `.venv/bin/python scripts/ablate.py ...` works without an activated environment.
-_BESIDE = Path(sys.executable).with_name("dupdetect")
-DUPDETECT = str(_BESIDE) if _BESIDE.exists() else "dupdetect"
+# dupdetect's CLI run by this same interpreter, so that the package trained is the one this
+# script imports, with or without an activated environment.
+DUPDETECT = [sys.executable, "-m", "dupdetect.cli"]
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
@@ -44,7 +43,7 @@ def run(config: str, out: Path, seed: int, overrides: list[str], threads: int) -
     if not metrics_file.exists():
         out.mkdir(parents=True, exist_ok=True)
         cmd = [
-            DUPDETECT, "train", "--config", config, "--out", str(out),
+            *DUPDETECT, "train", "--config", config, "--out", str(out),
             f"train.seed={seed}", "train.progress=false", *overrides,
         ]  # fmt: skip
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
