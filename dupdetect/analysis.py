@@ -24,10 +24,13 @@ OVERLAP_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.000001)
 OVERLAP_NAMES = ("0.0-0.2", "0.2-0.4", "0.4-0.6", "0.6-0.8", "0.8-1.0")
 
 
-def overlap(data: EncodedPairs) -> np.ndarray:
-    """Jaccard similarity of each pair's token-id sets. (N,) in [0, 1]."""
+def overlap(data: EncodedPairs, packing: int = 0) -> np.ndarray:
+    """Jaccard similarity of each pair's token-id sets. (N,) in [0, 1]. With `packing` > 0
+    the ids pack char + packing * word (tokenizer.words) and the characters are compared."""
     out = np.empty(len(data))
     for i, (a, b) in enumerate(zip(data.a, data.b, strict=True)):
+        if packing:
+            a, b = [t % packing for t in a], [t % packing for t in b]
         sa, sb = set(a), set(b)
         out[i] = len(sa & sb) / len(sa | sb)
     return out
@@ -55,14 +58,16 @@ def _table(
     return rows
 
 
-def breakdown(data: EncodedPairs, probs: np.ndarray, threshold: float) -> dict[str, Any]:
-    """Accuracy per length bucket and per overlap bucket."""
+def breakdown(
+    data: EncodedPairs, probs: np.ndarray, threshold: float, packing: int = 0
+) -> dict[str, Any]:
+    """Accuracy per length bucket and per overlap bucket (`packing`: see `overlap`)."""
     assert data.labels is not None
     labels = data.labels.astype(np.int64)
     correct = (probs >= threshold).astype(np.int64) == labels
     return {
         "by_length": _table(data.lengths(), LENGTH_EDGES, LENGTH_NAMES, labels, correct),
-        "by_overlap": _table(overlap(data), OVERLAP_EDGES, OVERLAP_NAMES, labels, correct),
+        "by_overlap": _table(overlap(data, packing), OVERLAP_EDGES, OVERLAP_NAMES, labels, correct),
     }
 
 

@@ -65,7 +65,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     probs = detector.predict_encoded(data, args.batch_size)
     metrics = compute_metrics(data.labels, probs, threshold)
     metrics["data"] = str(args.data)
-    tables = breakdown(data, probs, threshold)
+    model_cfg = detector.config.model
+    tables = breakdown(data, probs, threshold, model_cfg.vocab_size if model_cfg.words else 0)
     if args.errors:
         n = write_errors(args.errors, pf.pairs, probs, threshold)
         print(f"wrote {n:,} misclassified pairs to {args.errors}", file=sys.stderr)

@@ -53,6 +53,11 @@ class TokenizerConfig:
     # > 0: words outside the vocabulary are hashed into this many extra ids instead of all
     # becoming [UNK] (the same unseen name or number in both texts stays the same token)
     oov_buckets: int = 0
+    # with segmenter "char": each character also carries the jieba word it is part of (words
+    # of two or more characters with Chinese in them, the max_words most frequent in train
+    # with min_frequency; others carry none). dupdetect/tokenizer.py says how ids pack both.
+    words: bool = False
+    max_words: int = 10_000
 
 
 @dataclass
@@ -60,6 +65,7 @@ class ModelConfig:
     """Sizes of the ESIM matcher. E = embedding_dim, H = hidden_size."""
 
     vocab_size: int = 0  # set from the tokenizer when training starts
+    words: bool = False  # ids pack character + word (tokenizer.words); set with vocab_size
     embedding_dim: int = 300
     hidden_size: int = 300
     head_hidden: int = 300
@@ -216,6 +222,10 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"{key}: must be >= 1, got {value}")
     if cfg.tokenizer.oov_buckets < 0:
         raise ConfigError(f"tokenizer.oov_buckets: must be >= 0, got {cfg.tokenizer.oov_buckets}")
+    if cfg.tokenizer.words and cfg.tokenizer.segmenter != "char":
+        raise ConfigError("tokenizer.words: needs tokenizer.segmenter=char (words per character)")
+    if cfg.tokenizer.max_words < 0:
+        raise ConfigError(f"tokenizer.max_words: must be >= 0, got {cfg.tokenizer.max_words}")
     if cfg.tokenizer.max_vocab < 3:
         raise ConfigError(f"tokenizer.max_vocab: must be >= 3, got {cfg.tokenizer.max_vocab}")
     for key in ("dropout", "embedding_dropout"):

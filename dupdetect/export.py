@@ -55,6 +55,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from dupdetect.batching import EncodedPairs, collate, inference_batches
+from dupdetect.config import ModelConfig
 from dupdetect.detector import WEIGHTS_FILE, DupDetector, ModelDirError
 from dupdetect.evaluate import SCORING_BATCH
 from dupdetect.model import ESIM
@@ -246,12 +247,15 @@ def _quiet() -> Iterator[None]:
 # --- export -------------------------------------------------------------------------
 
 
-def _probe_ids(lengths: list[int], vocab_size: int, seed: int) -> torch.Tensor:
-    """Right-padded (B, max(lengths)) random ids in 1..vocab_size-1."""
+def _probe_ids(lengths: list[int], cfg: ModelConfig, seed: int) -> torch.Tensor:
+    """Right-padded (B, max(lengths)) random ids in 1..vocab_size-1; with `cfg.words`,
+    each also packs a random word (char + vocab_size * word, dupdetect/tokenizer.py)."""
     g = torch.Generator().manual_seed(seed)
     ids = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
     for i, n in enumerate(lengths):
-        ids[i, :n] = torch.randint(1, vocab_size, (n,), generator=g)
+        ids[i, :n] = torch.randint(1, cfg.vocab_size, (n,), generator=g)
+        if cfg.words:
+            ids[i, :n] += cfg.vocab_size * torch.randint(0, cfg.vocab_size, (n,), generator=g)
     return ids
 
 
@@ -263,9 +267,9 @@ PROBES = [([1, 9, 4], [6, 2, 11]), ([7], [1]), ([1], [1]), ([2, 3, 12, 1, 5], [5
 
 def _max_logit_error(model: ESIM, session: Any) -> float:
     """Largest |torch - ONNX| logit over the probe batches."""
-    vocab, worst = model.config.vocab_size, 0.0
+    worst = 0.0
     for seed, (la, lb) in enumerate(PROBES):
-        a, b = _probe_ids(la, vocab, seed), _probe_ids(lb, vocab, seed + 100)
+        a, b = _probe_ids(la, model.config, seed), _probe_ids(lb, model.config, seed + 100)
         with torch.inference_mode():
             want = model(a, b).numpy()
         (got,) = session.run(None, {INPUTS[0]: a.numpy(), INPUTS[1]: b.numpy()})
@@ -292,9 +296,7 @@ def _export_graph(model: ESIM, target: Path, digest: str) -> None:
     """Export `model` to `target` (one self-contained file) with every dimension dynamic."""
     dim = torch.export.Dim
     batch = dim("batch")
-    a, b = (
-        _probe_ids(lengths, model.config.vocab_size, seed) for seed, lengths in enumerate(EXAMPLE)
-    )
+    a, b = (_probe_ids(lengths, model.config, seed) for seed, lengths in enumerate(EXAMPLE))
     with _quiet(), _HalvesMode():
         program = torch.onnx.export(
             exportable(model),

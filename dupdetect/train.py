@@ -167,6 +167,7 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
         [t for p in train_pairs for t in (p.text_a, p.text_b)], cfg.tokenizer, extra
     )
     cfg.model.vocab_size = tok.get_vocab_size() + cfg.tokenizer.oov_buckets
+    cfg.model.words = cfg.tokenizer.words
     train_data = encode_pairs(tok, train_pairs, cfg.tokenizer)
     dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
     model = ESIM(cfg.model)
@@ -320,6 +321,7 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
     if any(m.tokenizer.to_str() != tok.to_str() for m in members):
         raise RuntimeError("ensemble members built different vocabularies from the same split")
     cfg.model.vocab_size = members[0].config.model.vocab_size
+    cfg.model.words = members[0].config.model.words
     model = Ensemble(cfg.model)
     for slot, member in zip(model.members, members, strict=True):
         slot.load_state_dict(member.model.state_dict())

@@ -161,6 +161,7 @@ def make_config(path: Path, emb: int, hidden: int, vocab_size: int = 0) -> Confi
     sizes = [f"model.embedding_dim={emb}", f"model.hidden_size={hidden}"]
     cfg = load_config(path, [*sizes, f"model.head_hidden={hidden}"])
     cfg.model.vocab_size = vocab_size
+    cfg.model.words = cfg.tokenizer.words
     return cfg
 
 
@@ -399,6 +400,7 @@ def prepare(args: argparse.Namespace) -> tuple[Tokenizer, Config, Workload, list
     log(f"vocabulary from {len(train):,} train pairs ({args.config} tokenizer settings)")
     tok = build_tokenizer([t for p in train for t in (p.text_a, p.text_b)], cfg.tokenizer)
     cfg.model.vocab_size = tok.get_vocab_size() + cfg.tokenizer.oov_buckets
+    cfg.model.words = cfg.tokenizer.words
     warm_end = WARMUP_STEPS * TRAIN_BATCH
     workload = Workload(
         vocab_size=cfg.model.vocab_size,

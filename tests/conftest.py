@@ -48,10 +48,11 @@ def tiny_model_config(
     composition: Literal["lstm", "feedforward"] = "lstm",
     comparison_dropout: Literal["features", "inputs", "folded"] = "features",
     dropout: float = 0.0,
+    words: bool = False,
 ) -> ModelConfig:
     return ModelConfig(
         exact_match=exact_match, overlap_features=overlap_features, composition=composition,
-        comparison_dropout=comparison_dropout, dropout=dropout,
+        comparison_dropout=comparison_dropout, dropout=dropout, words=words,
         vocab_size=vocab_size, embedding_dim=8, hidden_size=6, head_hidden=5,
         embedding_dropout=0.0,
     )  # fmt: skip

@@ -301,3 +301,36 @@ def test_a_graph_that_disagrees_with_torch_is_not_written(
     with pytest.raises(ExportError, match="differs from the torch model"):
         export_onnx(other)
     assert not (other / ONNX_FILE).exists() and not list(other.glob(".export-*"))
+
+
+CHINESE_WORDS = ["手机", "电脑", "怎么", "可以", "为什么", "下载", "游戏", "电影", "推荐", "价格"]
+
+
+def _chinese_pairs(n: int, seed: int) -> list[tuple[str, str, int]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        a = rng.sample(CHINESE_WORDS, rng.randint(2, 5))
+        b = rng.sample(a, len(a)) if i % 2 == 0 else rng.sample(CHINESE_WORDS, len(a))
+        rows.append(("".join(a), "".join(b), int(i % 2 == 0)))
+    return rows
+
+
+def test_characters_with_words_train_and_export(tmp_path: Path) -> None:
+    """tokenizer.words end to end: training records it in the model config, the words reach
+    the scores, and the exported graph unpacks the ids exactly as torch does."""
+    train = write_tsv(tmp_path / "train.tsv", _chinese_pairs(200, seed=1))
+    dev = write_tsv(tmp_path / "dev.tsv", _chinese_pairs(60, seed=2))
+    out = tmp_path / "model"
+    args = ["train", "--config", TINY, "--train", str(train), "--dev", str(dev), "--out", str(out)]
+    overrides = ["train.epochs=1", "tokenizer.words=true", "model.exact_match=true"]
+    assert main([*args, *overrides, "--device", "cpu"]) == 0
+    detector = DupDetector.load(out, device="cpu")
+    assert detector.config.model.words and detector.tokenizer.token_to_id("手机") is not None
+    pairs = [(a, b) for a, b, _ in _chinese_pairs(40, seed=3)]
+    want = detector.predict(pairs)
+    detector.config.tokenizer.words = False  # the same model fed characters without words
+    assert np.abs(detector.predict(pairs) - want).max() > 1e-4
+    assert export_onnx(out) == out / ONNX_FILE
+    got = DupDetector.load(out, backend="onnx").predict(pairs, batch_size=7)
+    assert np.abs(got - want).max() <= FP32_TOLERANCE

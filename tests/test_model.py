@@ -11,6 +11,7 @@ from dupdetect.model import ESIM
 from dupdetect.model.alignment import CrossAttention
 from dupdetect.model.comparison import Comparison
 from dupdetect.model.dropout import Dropout, keep_mask
+from dupdetect.model.embedding import Embedding
 from dupdetect.model.encoder import BiLSTM
 from dupdetect.model.features import exact_match, overlap_features, token_matches
 from dupdetect.model.head import SymmetricHead
@@ -23,16 +24,26 @@ def _model(seed: int = 0, **features: bool | str | float) -> ESIM:
     return ESIM(tiny_model_config(50, **features)).eval()
 
 
+def _ids(lengths: list[int], g: torch.Generator, features: dict) -> torch.Tensor:
+    """random_ids over a vocabulary of 50; with `words`, each real token also packs a
+    random word (char + 50 * word, word 0 = none), as tokenizer.words encodes them."""
+    ids = random_ids(lengths, 50, g)
+    if features.get("words"):
+        ids = ids + 50 * torch.randint(0, 50, ids.shape, generator=g) * (ids > 0)
+    return ids
+
+
 # Every test marked @variants runs on the plain model, with exact match, with both exact
-# match and the pair-level overlap features, with the feed-forward composition, and with it
-# plus dropout on the comparison's inputs or on its folded features (dropout on, so training
-# takes those paths).
+# match and the pair-level overlap features, with characters and words, with the
+# feed-forward composition, and with it plus dropout on the comparison's inputs or on its
+# folded features (dropout on, so training takes those paths).
 variants = pytest.mark.parametrize(
     "features",
     [
         {},
         {"exact_match": True},
         {"exact_match": True, "overlap_features": True},
+        {"exact_match": True, "overlap_features": True, "words": True},
         {"composition": "feedforward"},
         {"composition": "feedforward", "comparison_dropout": "inputs", "dropout": 0.3},
         {"composition": "feedforward", "comparison_dropout": "folded", "dropout": 0.3},
@@ -41,6 +52,7 @@ variants = pytest.mark.parametrize(
         "plain",
         "exact_match",
         "overlap",
+        "words",
         "feedforward",
         "feedforward_input_dropout",
         "feedforward_folded_dropout",
@@ -172,7 +184,7 @@ def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(
     model = _model(**features)
     g = torch.Generator().manual_seed(1)
     la, lb = [3, 9, 1, 6, 12, 4], [7, 2, 5, 12, 1, 8]
-    a, b = random_ids(la, 50, g), random_ids(lb, 50, g)
+    a, b = _ids(la, g, features), _ids(lb, g, features)
     with torch.no_grad():
         batch = model(a, b)  # (6,)
         for i in range(len(la)):
@@ -184,8 +196,8 @@ def test_each_pair_scored_alone_equals_its_row_in_a_padded_batch(
 def test_score_is_exactly_symmetric(features: dict[str, bool | str | float]) -> None:
     model = _model(**features)
     g = torch.Generator().manual_seed(2)
-    a = random_ids([5, 2, 8, 3], 50, g)
-    b = random_ids([1, 9, 4, 4], 50, g)
+    a = _ids([5, 2, 8, 3], g, features)
+    b = _ids([1, 9, 4, 4], g, features)
     with torch.no_grad():
         assert torch.equal(model(a, b), model(b, a))
 
@@ -195,7 +207,7 @@ def test_every_trainable_parameter_gets_a_gradient(features: dict[str, bool | st
     torch.manual_seed(0)
     model = ESIM(tiny_model_config(**features)).train()
     g = torch.Generator().manual_seed(3)
-    a, b = random_ids([4, 6, 2], 50, g), random_ids([5, 3, 7], 50, g)
+    a, b = _ids([4, 6, 2], g, features), _ids([5, 3, 7], g, features)
     loss = nn.functional.binary_cross_entropy_with_logits(model(a, b), torch.tensor([1.0, 0, 1]))
     loss.backward()
     for name, p in model.named_parameters():
@@ -210,11 +222,31 @@ def test_output_is_one_logit_per_pair_and_eval_is_deterministic(
 ) -> None:
     model = _model(**features)
     g = torch.Generator().manual_seed(4)
-    a, b = random_ids([3, 4], 50, g), random_ids([2, 5], 50, g)
+    a, b = _ids([3, 4], g, features), _ids([2, 5], g, features)
     with torch.no_grad():
         out = model(a, b)
         assert out.shape == (2,)
         assert torch.equal(out, model(a, b))
+
+
+def test_packed_words_add_their_row_and_leave_masks_and_matching_to_the_characters() -> None:
+    """tokenizer.words: id = char + V * word. The vector is row(char) + row(word), word 0
+    adds nothing, and exact match compares characters, whatever word each is part of."""
+    torch.manual_seed(0)
+    emb = Embedding(50, 4, words=True)
+    table = emb.table.weight
+    ids = torch.tensor([[7 + 50 * 30, 7, 9 + 50 * 31, 0]])  # (1, 4): char 7 in word 30, ...
+    want = torch.stack([table[7] + table[30], table[7], table[9] + table[31], table[0]])
+    torch.testing.assert_close(emb(ids)[0], want, rtol=0, atol=0)
+    assert emb.tokens(ids).tolist() == [[7, 7, 9, 0]]
+    model = _model(exact_match=True, words=True)
+    seen = []  # the encoder's input: embedding + exact-match column
+    model.encoder.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0]))
+    b = torch.tensor([[7 + 50 * 12, 3]])  # char 7 again, in another word
+    with torch.no_grad():
+        model(ids, b)
+    assert seen[0][0, :, -1].tolist() == [1.0, 1.0, 0.0, 0.0]  # a's tokens found in b
+    assert seen[0][1, :2, -1].tolist() == [1.0, 0.0]  # b's tokens found in a
 
 
 def test_exact_match_marks_shared_tokens_but_not_unknown_or_padding() -> None:

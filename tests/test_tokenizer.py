@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from dupdetect.config import TokenizerConfig
+import pytest
+
+from dupdetect.config import ConfigError, TokenizerConfig, load_config
 from dupdetect.tokenizer import PAD_ID, UNK_ID, build_tokenizer, encode, load_tokenizer
 
 
@@ -67,3 +69,26 @@ def test_extra_words_join_the_vocabulary_after_the_learned_ones(tmp_path) -> Non
     tok.save(str(tmp_path / "tokenizer.json"))
     again = load_tokenizer(tmp_path / "tokenizer.json")
     assert encode(again, ["a ZEBRA ostrich b c d e f g h"])[0] == [2, 4, 5, 3, 1, 1, 1, 1]
+
+
+def test_words_pack_each_character_with_the_jieba_word_it_is_in() -> None:
+    """tokenizer.words: characters stay the tokens; words of 2+ characters with Chinese in
+    them join the vocabulary after the characters, and each id is char + V * word."""
+    cfg = TokenizerConfig(words=True, min_frequency=1)
+    texts = ["我手机丢了，我想换个手机", "我想买个新手机，求推荐", "ＩＰｈｏｎｅ手机好吗"]
+    tok = build_tokenizer(texts, cfg)
+    chars = build_tokenizer(texts, TokenizerConfig())
+    vocab = tok.get_vocab_size()
+    assert vocab > chars.get_vocab_size()  # the words come after every character
+    assert tok.token_to_id("手机") >= chars.get_vocab_size()
+    assert tok.token_to_id("手") == chars.token_to_id("手")
+    packed = encode(tok, texts, cfg)
+    assert [[i % vocab for i in ids] for ids in packed] == encode(chars, texts)
+    words = [tok.id_to_token(i // vocab) for i in packed[2]]  # full-width letters, NFKC'd
+    assert [tok.id_to_token(i % vocab) for i in packed[2]] == ["iphone", "手", "机", "好", "吗"]
+    assert words == ["[PAD]", "手机", "手机", "[PAD]", "[PAD]"]  # 0: in no known word
+
+
+def test_words_need_the_character_segmenter() -> None:
+    with pytest.raises(ConfigError, match=r"tokenizer\.words: needs tokenizer\.segmenter=char"):
+        load_config(None, ["tokenizer.words=true", "tokenizer.segmenter=jieba"])

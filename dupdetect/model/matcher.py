@@ -48,7 +48,7 @@ class ESIM(nn.Module):
             )
         self.config = cfg
         e, h = cfg.embedding_dim, cfg.hidden_size
-        self.embedding = Embedding(cfg.vocab_size, e, cfg.embedding_dropout)
+        self.embedding = Embedding(cfg.vocab_size, e, cfg.embedding_dropout, cfg.words)
         self.encoder = BiLSTM(e + int(cfg.exact_match), h)
         self.alignment = CrossAttention()
         self.comparison = Comparison(2 * h, h, cfg.dropout, cfg.comparison_dropout)
@@ -61,10 +61,11 @@ class ESIM(nn.Module):
     def forward(self, a_ids: torch.Tensor, b_ids: torch.Tensor) -> torch.Tensor:
         """a_ids (B, La), b_ids (B, Lb), int64, 0 = padding on the right -> logits (B,)."""
         ids = stack_pair(a_ids, b_ids)  # (2B, L)
-        mask = ids != PAD_ID  # (2B, L)
+        tokens = self.embedding.tokens(ids)  # (2B, L) without packed words (tokenizer.words)
+        mask = tokens != PAD_ID  # (2B, L)
         a_mask, b_mask = mask.chunk(2)  # (B, L) each
         lexical = self.config.exact_match or self.config.overlap_features
-        same = token_matches(*ids.chunk(2)) if lexical else None  # (B, L, L)
+        same = token_matches(*tokens.chunk(2)) if lexical else None  # (B, L, L)
         x = self.embedding(ids)  # (2B, L, E)
         if self.config.exact_match:
             x = torch.cat([x, torch.cat(exact_match(same))], dim=-1)  # (2B, L, E + 1)
