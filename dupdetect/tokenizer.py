@@ -37,18 +37,24 @@ PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1
 
 
-def new_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
-    """An untrained tokenizer with dupdetect's normalisation and pre-tokenisation."""
-    tok = Tokenizer(models.WordLevel(unk_token=UNK))
-    tok.normalizer = normalizers.Sequence(
+def _normalizer(cfg: TokenizerConfig, split_chinese: bool) -> normalizers.Normalizer:
+    """NFKC, then BERT's cleaning and optional lower-casing; `split_chinese` puts spaces
+    around every CJK character (so each becomes a token)."""
+    return normalizers.Sequence(
         [
             normalizers.NFKC(),
             normalizers.BertNormalizer(
-                clean_text=True, handle_chinese_chars=cfg.segmenter == "char", strip_accents=False,
+                clean_text=True, handle_chinese_chars=split_chinese, strip_accents=False,
                 lowercase=cfg.lowercase,
             ),
         ]
     )  # fmt: skip
+
+
+def new_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
+    """An untrained tokenizer with dupdetect's normalisation and pre-tokenisation."""
+    tok = Tokenizer(models.WordLevel(unk_token=UNK))
+    tok.normalizer = _normalizer(cfg, split_chinese=cfg.segmenter == "char")
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.enable_truncation(cfg.max_length)
     return tok
@@ -85,15 +91,7 @@ def word_spans(texts: Sequence[str], cfg: TokenizerConfig) -> list[list[tuple[in
     case) but not split. Only words of two or more characters with Chinese in them: those
     are always two or more tokens, so a word never collides with a token in the vocabulary."""
     jieba = _jieba("tokenizer.words")
-    normalize = normalizers.Sequence(
-        [
-            normalizers.NFKC(),
-            normalizers.BertNormalizer(
-                clean_text=True, handle_chinese_chars=False, strip_accents=False,
-                lowercase=cfg.lowercase,
-            ),
-        ]
-    ).normalize_str  # fmt: skip
+    normalize = _normalizer(cfg, split_chinese=False).normalize_str
     spans = []
     for text in texts:
         words = ((s, e, normalize(w).strip()) for w, s, e in jieba.tokenize(text))
@@ -169,6 +167,7 @@ def encode(
     if not oov_buckets and not cfg.words:
         return [enc.ids or [UNK_ID] for enc in encodings]
     vocab_size, result = tok.get_vocab_size(), []
+    packing = vocab_size + oov_buckets  # char + packing * word, with tokenizer.words
     spans = word_spans(segmented, cfg) if cfg.words else [[] for _ in segmented]
     for text, enc, text_spans in zip(segmented, encodings, spans, strict=True):
         ids = list(enc.ids)
@@ -180,7 +179,6 @@ def encode(
             word_at = [0] * len(text)  # the word id each character of the text belongs to
             for start, end, word in text_spans:
                 word_at[start:end] = [tok.token_to_id(word) or 0] * (end - start)
-            packing = vocab_size + oov_buckets
             ids = [
                 t + packing * word_at[start] for t, (start, _) in zip(ids, enc.offsets, strict=True)
             ]

@@ -400,7 +400,6 @@ def prepare(args: argparse.Namespace) -> tuple[Tokenizer, Config, Workload, list
     log(f"vocabulary from {len(train):,} train pairs ({args.config} tokenizer settings)")
     tok = build_tokenizer([t for p in train for t in (p.text_a, p.text_b)], cfg.tokenizer)
     cfg.model.vocab_size = tok.get_vocab_size() + cfg.tokenizer.oov_buckets
-    cfg.model.words = cfg.tokenizer.words
     warm_end = WARMUP_STEPS * TRAIN_BATCH
     workload = Workload(
         vocab_size=cfg.model.vocab_size,
