@@ -1,6 +1,6 @@
-"""Command line: ``dupdetect train | evaluate | predict | export``. Parses arguments and
-calls the library; every expected failure (bad file, bad config, bad model directory) is one
-line on stderr and exit status 1."""
+"""Command line: ``dupdetect train | ensemble | evaluate | predict | export | plot``. Parses
+arguments and calls the library; every expected failure (bad file, bad config, bad model
+directory) is one line on stderr and exit status 1."""
 
 from __future__ import annotations
 
@@ -52,6 +52,17 @@ def _cmd_train(args: argparse.Namespace) -> None:
         f"trained {result.steps:,} steps in {result.train_seconds:.0f} s "
         f"({result.train_pairs_per_s:,.0f} pairs/s){best}"
     )
+
+
+def _cmd_ensemble(args: argparse.Namespace) -> None:
+    from dupdetect.train import combine
+
+    summary = combine(args.model_dirs, args.out, device=args.device)
+    print(format_metrics(summary["dev"], title=f"dev metrics of the ensemble ({args.out})"))
+    for member in summary["members"]:
+        dev = member["dev"] or {}
+        accuracy = f"{dev['accuracy']:.4f}" if "accuracy" in dev else "unknown"
+        print(f"member {member['dir']}: dev accuracy {accuracy} (as saved by its training)")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -178,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.epochs=3")
     t.set_defaults(func=_cmd_train)
+
+    n = sub.add_parser(
+        "ensemble",
+        help="save trained models of one recipe (e.g. several seeds) as one model that scores "
+        "their mean probability, its threshold tuned on their dev pairs",
+    )
+    n.add_argument("model_dirs", type=Path, nargs="+", metavar="MODEL_DIR")
+    n.add_argument("--out", type=Path, required=True, help="model directory to write")
+    n.add_argument("--device", default="auto")
+    n.set_defaults(func=_cmd_ensemble)
 
     e = sub.add_parser("evaluate", help="metrics of a saved model on a labelled pair file")
     e.add_argument("model_dir", type=Path)

@@ -12,6 +12,7 @@ and finally tunes the decision threshold on dev. Everything is logged as JSON li
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import math
@@ -317,24 +318,7 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
         log.info(f"ensemble member {k + 1} of {cfg.model.members}: seed {member_cfg.train.seed}")
         results.append(train(member_cfg, out / "members" / f"seed{member_cfg.train.seed}"))
         members.append(DupDetector.load(results[-1].out_dir, device=member_cfg.train.device))
-    tok = members[0].tokenizer
-    if any(m.tokenizer.to_str() != tok.to_str() for m in members):
-        raise RuntimeError("ensemble members built different vocabularies from the same split")
-    cfg.model.vocab_size = members[0].config.model.vocab_size
-    cfg.model.words = members[0].config.model.words
-    model = Ensemble(cfg.model)
-    for slot, member in zip(model.members, members, strict=True):
-        slot.load_state_dict(member.model.state_dict())
-    device = resolve_device(cfg.train.device)
-    model.to(device).eval()
-
-    _, dev_pairs = load_splits(cfg, np.random.default_rng(cfg.train.seed))
-    dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
-    probs = predict_proba(model, dev_data, device, cfg.train.eval_batch_size)
-    detector = DupDetector(model, tok, cfg)
-    detector.threshold = tune_threshold(dev_data.labels, probs, cfg.train.threshold_metric)
-    dev_metrics = compute_metrics(dev_data.labels, probs, detector.threshold)
-    detector.save(out)
+    dev_metrics = _save_ensemble(cfg, members, out)
     seconds = sum(r.train_seconds for r in results)
     rate = sum(r.train_pairs_per_s * r.train_seconds for r in results) / max(seconds, 1e-9)
     summary = {
@@ -353,3 +337,95 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
     return TrainResult(
         out, dev_metrics, summary["best_step"], summary["steps"], seconds, rate, results
     )
+
+
+def _save_ensemble(cfg: Config, members: Sequence[DupDetector], out: Path) -> dict[str, Any]:
+    """Save `members` (ESIMs of one vocabulary and one model config) as one Ensemble in
+    `out`, its threshold tuned on cfg's dev pairs; returns its dev metrics there."""
+    tok = members[0].tokenizer
+    if any(m.tokenizer.to_str() != tok.to_str() for m in members):
+        raise RuntimeError("ensemble members built different vocabularies from the same split")
+    cfg = copy.deepcopy(cfg)
+    cfg.model = copy.deepcopy(members[0].config.model)
+    cfg.model.members = len(members)
+    model = Ensemble(cfg.model)
+    for slot, member in zip(model.members, members, strict=True):
+        slot.load_state_dict(member.model.state_dict())
+    device = resolve_device(cfg.train.device)
+    model.to(device).eval()
+
+    _, dev_pairs = load_splits(cfg, np.random.default_rng(cfg.train.seed))
+    dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
+    probs = predict_proba(model, dev_data, device, cfg.train.eval_batch_size)
+    detector = DupDetector(model, tok, cfg)
+    detector.threshold = tune_threshold(dev_data.labels, probs, cfg.train.threshold_metric)
+    dev_metrics = compute_metrics(dev_data.labels, probs, detector.threshold)
+    detector.save(out)
+    return dev_metrics
+
+
+def _dev_source(cfg: Config) -> dict[str, Any]:
+    """The settings that decide a run's dev pairs, with the seed that draws them resolved
+    (None when no seed is involved: a dev file used whole)."""
+    data = cfg.data
+    seeded = not data.dev or data.max_train_pairs is not None or data.max_dev_pairs is not None
+    seed = (cfg.train.seed if data.split_seed is None else data.split_seed) if seeded else None
+    return {**dataclasses.asdict(data), "split_seed": seed}
+
+
+def combine(member_dirs: Sequence[str | Path], out_dir: str | Path, device: str = "auto") -> dict:
+    """Save models trained separately (say, one recipe with several seeds) as one Ensemble.
+
+    The members must be single models with the same model and tokenizer settings, the same
+    vocabulary, and the same dev pairs (so the threshold, tuned on dev for their mean
+    probability, is tuned on pairs none of them trained on). Anything else is a ConfigError
+    naming the member and the settings that differ. Returns the ensemble's metrics.json.
+    """
+    if len(member_dirs) < 2:
+        raise ConfigError(f"an ensemble needs at least 2 model directories, got {len(member_dirs)}")
+    out = Path(out_dir)
+    if any(out.resolve() == Path(d).resolve() for d in member_dirs):
+        raise ConfigError(f"{out}: is one of the members; write the ensemble somewhere else")
+    members = [DupDetector.load(d, device=device) for d in member_dirs]
+    first, first_dir = members[0].config, member_dirs[0]
+    for d, m in zip(member_dirs, members, strict=True):
+        if m.config.model.members > 1:
+            raise ConfigError(f"{d}: is an ensemble already; give its members' directories")
+
+    def settings(c: Config) -> dict[str, Any]:  # what members must share, flat
+        sections = {"model": dataclasses.asdict(c.model), "data": _dev_source(c)}
+        sections["tokenizer"] = dataclasses.asdict(c.tokenizer)
+        return {f"{name}.{k}": v for name, d in sections.items() for k, v in d.items()}
+
+    for d, m in zip(member_dirs[1:], members[1:], strict=True):
+        mine, theirs = settings(m.config), settings(first)
+        differ = [k for k in mine if mine[k] != theirs[k]]
+        if differ:
+            raise ConfigError(f"{d}: differs from {first_dir} in {', '.join(differ)}")
+        if m.tokenizer.to_str() != members[0].tokenizer.to_str():
+            raise ConfigError(f"{d}: its vocabulary differs from that of {first_dir}")
+    cfg = copy.deepcopy(first)
+    cfg.data.split_seed = _dev_source(first)["split_seed"]
+    cfg.train.device = device
+    dev_metrics = _save_ensemble(cfg, members, out)
+    saved = [_read_metrics(Path(d)) for d in member_dirs]
+    summary: dict[str, Any] = {
+        "dev": dev_metrics,
+        "members": [
+            {"dir": str(d), "dev": m.get("dev"), "train_seconds": m.get("train_seconds")}
+            for d, m in zip(member_dirs, saved, strict=True)
+        ],
+    }
+    seconds = [m.get("train_seconds") for m in saved]
+    if all(isinstance(t, int | float) for t in seconds):
+        summary["train_seconds"] = round(sum(seconds), 1)  # the members', one after another
+    write_json(out / METRICS_FILE, summary)
+    return summary
+
+
+def _read_metrics(model_dir: Path) -> dict[str, Any]:
+    """A model directory's metrics.json as training wrote it, or {} if there is none."""
+    try:
+        return json.loads((model_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

@@ -249,3 +249,42 @@ def test_train_an_ensemble_then_evaluate_and_plot_it(
     assert code == 0 and json.loads(printed)["pairs"] == 80
     code, printed, _ = run(["plot", str(out)], capsys)
     assert code == 0 and (out / "curves.png").is_file()
+
+
+def test_ensemble_of_separately_trained_models(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    data = model_dir.parent
+    args = ["train", "--config", TINY, "--train", str(data / "train.tsv"), "--dev"]
+    args += [str(data / "dev.tsv"), "train.epochs=1", "--device", "cpu"]
+    other, wider = tmp_path / "seed43", tmp_path / "wider"
+    assert run([*args, "--out", str(other), "train.seed=43"], capsys)[0] == 0
+    assert run([*args, "--out", str(wider), "model.hidden_size=7"], capsys)[0] == 0
+
+    out = tmp_path / "ens"
+    code, printed, _ = run(["ensemble", str(model_dir), str(other), "--out", str(out)], capsys)
+    assert code == 0 and "dev metrics of the ensemble" in printed
+    assert f"member {other}: dev accuracy" in printed
+    pairs = [("how do i learn python", "what is the best way to learn python"), ("a b", "c d")]
+    singles = [DupDetector.load(d, device="cpu").predict(pairs) for d in (model_dir, other)]
+    ensemble = DupDetector.load(out, device="cpu")
+    assert isinstance(ensemble.model, Ensemble) and len(ensemble.model.members) == 2
+    np.testing.assert_allclose(ensemble.predict(pairs), np.mean(singles, axis=0), atol=1e-6)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert [m["dir"] for m in saved["members"]] == [str(model_dir), str(other)]
+    assert saved["train_seconds"] == pytest.approx(
+        sum(m["train_seconds"] for m in saved["members"])
+    )
+    code, printed, _ = run(["evaluate", str(out), str(data / "dev.tsv"), "--json"], capsys)
+    assert code == 0 and json.loads(printed)["accuracy"] == pytest.approx(saved["dev"]["accuracy"])
+
+    for members, message in (
+        ([model_dir], "needs at least 2 model directories"),
+        ([model_dir, wider], f"{wider}: differs from {model_dir} in model.hidden_size"),
+        ([model_dir, out], f"{out}: is an ensemble already"),
+        ([model_dir, tmp_path / "nowhere"], "no such model directory"),
+    ):
+        code, _, err = run(["ensemble", *map(str, members), "--out", str(tmp_path / "x")], capsys)
+        assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = run(["ensemble", str(model_dir), str(other), "--out", str(other)], capsys)
+    assert code == 1 and "is one of the members" in err
