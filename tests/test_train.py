@@ -10,12 +10,12 @@ from safetensors.torch import load_file, save_file
 
 from conftest import synthetic_pairs
 from dupdetect import DupDetector
-from dupdetect.config import Config
+from dupdetect.config import Config, ConfigError
 from dupdetect.model import Ensemble
 from dupdetect.model.ensemble import mean_probability_logit
 from dupdetect.plot import plot_run
 from dupdetect.tokenizer import build_tokenizer
-from dupdetect.train import load_splits, train, train_step
+from dupdetect.train import combine, load_splits, train, train_step
 from dupdetect.vectors import VectorsError, load_vectors
 
 
@@ -286,6 +286,25 @@ def test_ensemble_trains_members_on_one_split_and_scores_their_mean(
     assert saved["dev"]["accuracy"] == result.dev_metrics["accuracy"] >= 0.85
     assert len(saved["members"]) == 2
     assert plot_run(tmp_path / "ens") == tmp_path / "ens" / "curves.png"  # one line per member
+
+
+def test_combine_refuses_members_that_held_out_different_dev_pairs(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    """Without a dev file each seed holds out its own dev pairs by default, so a threshold
+    tuned on one member's dev pairs would be tuned on pairs another member trained on."""
+    tiny_config.data.dev = None
+    tiny_config.train.epochs = 1
+    runs = []
+    for seed, split_seed in ((42, None), (43, None), (43, 42)):
+        tiny_config.train.seed, tiny_config.data.split_seed = seed, split_seed
+        runs.append(train(tiny_config, tmp_path / f"s{seed}-{split_seed}").out_dir)
+    with pytest.raises(ConfigError, match=r"differs from .* in data.split_seed"):
+        combine(runs[:2], tmp_path / "leaky", device="cpu")
+    summary = combine([runs[0], runs[2]], tmp_path / "ens", device="cpu")  # both split by 42
+    saved = json.loads((tmp_path / "ens" / "config.json").read_text())
+    assert saved["data"]["split_seed"] == 42 and saved["model"]["members"] == 2
+    assert summary["dev"]["pairs"] == round(0.1 * 400)
 
 
 def test_mean_probability_logit_is_exact_and_stable() -> None:
