@@ -256,10 +256,10 @@ def test_ensemble_of_separately_trained_models(
 ) -> None:
     data = model_dir.parent
     args = ["train", "--config", TINY, "--train", str(data / "train.tsv"), "--dev"]
-    args += [str(data / "dev.tsv"), "train.epochs=1", "--device", "cpu"]
+    args += [str(data / "dev.tsv"), "--device", "cpu", "--out"]
     other, wider = tmp_path / "seed43", tmp_path / "wider"
-    assert run([*args, "--out", str(other), "train.seed=43"], capsys)[0] == 0
-    assert run([*args, "--out", str(wider), "model.hidden_size=7"], capsys)[0] == 0
+    assert run([*args, str(other), "train.epochs=1", "train.seed=43"], capsys)[0] == 0
+    assert run([*args, str(wider), "train.epochs=1", "model.hidden_size=7"], capsys)[0] == 0
 
     out = tmp_path / "ens"
     code, printed, _ = run(["ensemble", str(model_dir), str(other), "--out", str(out)], capsys)
