@@ -373,7 +373,9 @@ def _dev_source(cfg: Config) -> dict[str, Any]:
     return {**dataclasses.asdict(data), "split_seed": seed}
 
 
-def combine(member_dirs: Sequence[str | Path], out_dir: str | Path, device: str = "auto") -> dict:
+def combine(
+    member_dirs: Sequence[str | Path], out_dir: str | Path, device: str = "auto"
+) -> dict[str, Any]:
     """Save models trained separately (say, one recipe with several seeds) as one Ensemble.
 
     The members must be single models with the same model and tokenizer settings, the same
