@@ -318,6 +318,8 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
         log.info(f"ensemble member {k + 1} of {cfg.model.members}: seed {member_cfg.train.seed}")
         results.append(train(member_cfg, out / "members" / f"seed{member_cfg.train.seed}"))
         members.append(DupDetector.load(results[-1].out_dir, device=member_cfg.train.device))
+    if any(m.tokenizer.to_str() != members[0].tokenizer.to_str() for m in members):
+        raise RuntimeError("ensemble members built different vocabularies from the same split")
     dev_metrics = _save_ensemble(cfg, members, out)
     seconds = sum(r.train_seconds for r in results)
     rate = sum(r.train_pairs_per_s * r.train_seconds for r in results) / max(seconds, 1e-9)
@@ -340,11 +342,10 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
 
 
 def _save_ensemble(cfg: Config, members: Sequence[DupDetector], out: Path) -> dict[str, Any]:
-    """Save `members` (ESIMs of one vocabulary and one model config) as one Ensemble in
-    `out`, its threshold tuned on cfg's dev pairs; returns its dev metrics there."""
+    """Save `members` (ESIMs of one vocabulary and one model config, which the callers
+    check) as one Ensemble in `out`, its threshold tuned on cfg's dev pairs; returns its dev
+    metrics there."""
     tok = members[0].tokenizer
-    if any(m.tokenizer.to_str() != tok.to_str() for m in members):
-        raise RuntimeError("ensemble members built different vocabularies from the same split")
     cfg = copy.deepcopy(cfg)
     cfg.model = copy.deepcopy(members[0].config.model)
     cfg.model.members = len(members)
@@ -399,15 +400,16 @@ def combine(
         sections["tokenizer"] = dataclasses.asdict(c.tokenizer)
         return {f"{name}.{k}": v for name, d in sections.items() for k, v in d.items()}
 
+    theirs, vocabulary = settings(first), members[0].tokenizer.to_str()
     for d, m in zip(member_dirs[1:], members[1:], strict=True):
-        mine, theirs = settings(m.config), settings(first)
+        mine = settings(m.config)
         differ = [k for k in mine if mine[k] != theirs[k]]
         if differ:
             raise ConfigError(f"{d}: differs from {first_dir} in {', '.join(differ)}")
-        if m.tokenizer.to_str() != members[0].tokenizer.to_str():
+        if m.tokenizer.to_str() != vocabulary:
             raise ConfigError(f"{d}: its vocabulary differs from that of {first_dir}")
     cfg = copy.deepcopy(first)
-    cfg.data.split_seed = _dev_source(first)["split_seed"]
+    cfg.data.split_seed = theirs["data.split_seed"]
     cfg.train.device = device
     dev_metrics = _save_ensemble(cfg, members, out)
     saved = [_read_metrics(Path(d)) for d in member_dirs]
