@@ -16,6 +16,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -218,8 +219,8 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
         else:
             bad_evals += 1
             lr_scale *= tc.plateau_factor
-            if bad_evals >= tc.patience:
-                stop = f"no dev {tc.metric} improvement in {tc.patience} evaluations"
+            if bad_evals >= tc.patience:  # a time budget that called this eval stays the reason
+                stop = stop or f"no dev {tc.metric} improvement in {tc.patience} evaluations"
         jlog.write("eval", epoch=epoch, step=step, dev=metrics, best=improved)
         log.info(
             f"epoch {epoch} step {step}: dev accuracy {metrics['accuracy']:.4f} "
@@ -367,11 +368,13 @@ def _save_ensemble(cfg: Config, members: Sequence[DupDetector], out: Path) -> di
 
 def _dev_source(cfg: Config) -> dict[str, Any]:
     """The settings that decide a run's dev pairs, with the seed that draws them resolved
-    (None when no seed is involved: a dev file used whole)."""
+    (None when no seed is involved: a dev file used whole) and the files as absolute paths
+    (as they are opened from here: relative paths are relative to the working directory)."""
     data = cfg.data
     seeded = not data.dev or data.max_train_pairs is not None or data.max_dev_pairs is not None
     seed = (cfg.train.seed if data.split_seed is None else data.split_seed) if seeded else None
-    return {**dataclasses.asdict(data), "split_seed": seed}
+    files = {k: os.path.realpath(v) for k in ("train", "dev") if (v := getattr(data, k))}
+    return {**dataclasses.asdict(data), **files, "split_seed": seed}
 
 
 def combine(

@@ -289,15 +289,20 @@ def test_ensemble_trains_members_on_one_split_and_scores_their_mean(
 
 
 def test_combine_refuses_members_that_held_out_different_dev_pairs(
-    tiny_config: Config, tmp_path: Path
+    tiny_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without a dev file each seed holds out its own dev pairs by default, so a threshold
-    tuned on one member's dev pairs would be tuned on pairs another member trained on."""
+    tuned on one member's dev pairs would be tuned on pairs another member trained on. The
+    same file named by a relative and by an absolute path is the same file."""
     tiny_config.data.dev = None
     tiny_config.train.epochs = 1
+    train_file = Path(tiny_config.data.train or "")
+    monkeypatch.chdir(train_file.parent)
     runs = []
     for seed, split_seed in ((42, None), (43, None), (43, 42)):
         tiny_config.train.seed, tiny_config.data.split_seed = seed, split_seed
+        if seed == 43 and split_seed == 42:
+            tiny_config.data.train = train_file.name  # relative to the working directory
         runs.append(train(tiny_config, tmp_path / f"s{seed}-{split_seed}").out_dir)
     with pytest.raises(ConfigError, match=r"differs from .* in data.split_seed"):
         combine(runs[:2], tmp_path / "leaky", device="cpu")
