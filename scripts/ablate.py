@@ -10,7 +10,9 @@ seed) is one `dupdetect train` run in OUT/NAME-seedSEED; runs that already have 
 metrics.json are not trained again, so an interrupted ablation resumes. `--jobs` runs that
 many trainings at once, each with cores // jobs threads. Prints a markdown table of dev
 metrics (at the tuned threshold, as saved by training) with mean and sample s.d. over
-seeds, and the same per seed. Dev only: test is never read here.
+seeds, and the same per seed; for an ensemble (model.members > 1) also each member's own dev
+accuracy, so a gain of the ensemble can be told from a gain of its members. Dev only: test is
+never read here.
 """
 
 from __future__ import annotations
@@ -54,7 +56,12 @@ def run(config: str, out: Path, seed: int, overrides: list[str], threads: int) -
             raise SystemExit(f"{' '.join(cmd)} failed; see {out / 'train.log'}")
         print(f"{out}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     summary = json.loads(metrics_file.read_text())
-    return {**{k: summary["dev"][k] for k in METRICS}, "best_step": summary["best_step"]}
+    members = [m["dev"]["accuracy"] for m in summary.get("members", [])]  # ensembles only
+    return {
+        **{k: summary["dev"][k] for k in METRICS},
+        "best_step": summary["best_step"],
+        "members": members,
+    }
 
 
 def main() -> None:
@@ -93,6 +100,10 @@ def main() -> None:
         print(
             f"| {name} | {' '.join(overrides) or '(recipe)'} | {' | '.join(cells)} | {per_seed} |"
         )
+    for (name, seed), r in results.items():
+        if r["members"]:
+            each = " / ".join(f"{100 * a:.2f}" for a in r["members"])
+            print(f"\n{name}, seed {seed}: ensemble {100 * r['accuracy']:.2f}, members {each}")
 
 
 if __name__ == "__main__":

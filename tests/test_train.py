@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -104,6 +105,32 @@ def test_time_budget_stops_training_and_still_saves_a_model(
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["stop_reason"].startswith(
         "time budget"
     )
+
+
+def test_a_time_budget_that_calls_the_last_evaluation_stays_the_stop_reason(
+    tiny_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The budget runs out at step 2, whose evaluation is also patience's last (lr 0: dev
+    # accuracy cannot rise after step 1). The budget ended training, so it is the reason.
+    import dupdetect.train as train_module
+
+    clock, steps = [0.0], [0]
+    real_step = train_module.train_step
+
+    def step_then_tick(*args: object, **kwargs: object) -> float:
+        steps[0] += 1
+        if steps[0] == 2:
+            clock[0] = 1e9  # far past the one-minute deadline
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", step_then_tick)
+    monkeypatch.setattr(train_module, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    tc = tiny_config.train
+    tc.max_minutes, tc.epochs, tc.eval_every, tc.patience, tc.lr = 1.0, 50, 1, 1, 0.0
+    result = train(tiny_config, tmp_path / "m")
+    assert (result.best_step, result.steps) == (1, 2)
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "time budget of 1.0 minutes used"
 
 
 def test_pretrained_vectors_fill_the_rows_they_cover(tiny_config: Config, tmp_path: Path) -> None:
