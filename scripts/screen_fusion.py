@@ -1,5 +1,6 @@
 """Screen: does the packaged MiniLM's sentence cosine, stacked on dupdetect's MRPC ensemble,
-lift MRPC on pairs that chose nothing? (Results go to docs/results.md once it has run.)
+lift MRPC on pairs that chose nothing? (Result: no; docs/results.md, "MRPC: MiniLM's sentence
+cosine stacked on the ensemble".)
 
     python scripts/screen_fusion.py --split runs/cv    # runs/cv/{train,dev}.txt, once
     dupdetect train --config configs/mrpc.yaml --train runs/cv/train.txt --out runs/cv/held
