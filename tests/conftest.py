@@ -49,10 +49,13 @@ def tiny_model_config(
     comparison_dropout: Literal["features", "inputs", "folded"] = "features",
     dropout: float = 0.0,
     words: bool = False,
+    attention: Literal["dot", "projected"] = "dot",
+    self_attention: bool = False,
 ) -> ModelConfig:
     return ModelConfig(
         exact_match=exact_match, overlap_features=overlap_features, composition=composition,
         comparison_dropout=comparison_dropout, dropout=dropout, words=words,
+        attention=attention, self_attention=self_attention,
         vocab_size=vocab_size, embedding_dim=8, hidden_size=6, head_hidden=5,
         embedding_dropout=0.0,
     )  # fmt: skip

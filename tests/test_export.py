@@ -129,6 +129,7 @@ def test_int8_runs_and_stays_close(model_dir: Path) -> None:
         {"composition": "feedforward"},
         {"composition": "feedforward", "comparison_dropout": "inputs"},
         {"composition": "feedforward", "comparison_dropout": "folded"},
+        {"attention": "projected", "self_attention": True},
     ],
     ids=[
         "no_exact_match",
@@ -137,6 +138,7 @@ def test_int8_runs_and_stays_close(model_dir: Path) -> None:
         "feedforward",
         "input_dropout",
         "folded_dropout",
+        "projected_self_attention",
     ],
 )
 def test_other_wirings_export_through_the_api(
@@ -144,7 +146,8 @@ def test_other_wirings_export_through_the_api(
 ) -> None:
     """The other ESIM wirings (no exact-match branch; pair-level overlap features into the
     head; an ensemble of two; the feed-forward composition, also with the comparison's dropout
-    on its inputs or its folded features, whose config must survive save and export),
+    on its inputs or its folded features, whose config must survive save and export; learned
+    Q/K/V projections with self-attention),
     untrained weights, Python API."""
     trained = DupDetector.load(model_dir, device="cpu")
     config = trained.config

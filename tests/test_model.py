@@ -17,6 +17,7 @@ from dupdetect.model.features import exact_match, overlap_features, token_matche
 from dupdetect.model.head import SymmetricHead
 from dupdetect.model.matcher import stack_pair
 from dupdetect.model.pooling import MeanMaxPool
+from dupdetect.model.self_attention import SelfAttention
 
 
 def _model(seed: int = 0, **features: bool | str | float) -> ESIM:
@@ -36,7 +37,8 @@ def _ids(lengths: list[int], g: torch.Generator, features: dict) -> torch.Tensor
 # Every test marked @variants runs on the plain model, with exact match, with both exact
 # match and the pair-level overlap features, with characters and words, with the
 # feed-forward composition, and with it plus dropout on the comparison's inputs or on its
-# folded features (dropout on, so training takes those paths).
+# folded features (dropout on, so training takes those paths), and with learned Q/K/V
+# projections in the alignment and self-attention after the encoder.
 variants = pytest.mark.parametrize(
     "features",
     [
@@ -47,6 +49,7 @@ variants = pytest.mark.parametrize(
         {"composition": "feedforward"},
         {"composition": "feedforward", "comparison_dropout": "inputs", "dropout": 0.3},
         {"composition": "feedforward", "comparison_dropout": "folded", "dropout": 0.3},
+        {"attention": "projected", "self_attention": True, "exact_match": True},
     ],
     ids=[
         "plain",
@@ -56,6 +59,7 @@ variants = pytest.mark.parametrize(
         "feedforward",
         "feedforward_input_dropout",
         "feedforward_folded_dropout",
+        "projected_self_attention",
     ],
 )
 
@@ -96,6 +100,38 @@ def test_cross_attention_aligns_to_the_matching_token_and_never_to_padding() -> 
     a_tilde, b_tilde = CrossAttention()(a, b, a_mask, b_mask)
     torch.testing.assert_close(a_tilde, torch.tensor([[[10.0, 0.0], [0.0, 10.0]]]))
     torch.testing.assert_close(b_tilde[:, :2], torch.tensor([[[0.0, 10.0], [10.0, 0.0]]]))
+
+
+def test_projected_attention_transposes_exactly_when_the_texts_swap_and_skips_padding() -> None:
+    torch.manual_seed(0)
+    attention = CrossAttention(4, projected=True)
+    g = torch.Generator().manual_seed(5)
+    a, b = torch.randn(2, 3, 4, generator=g), torch.randn(2, 5, 4, generator=g)
+    a_mask = torch.tensor([[True, True, True], [True, False, False]])
+    b_mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
+    with torch.no_grad():
+        a_tilde, b_tilde = attention(a, b, a_mask, b_mask)
+        b_swapped, a_swapped = attention(b, a, b_mask, a_mask)
+        assert torch.equal(a_tilde, a_swapped) and torch.equal(b_tilde, b_swapped)
+        b[1, 2:] = 1e4  # padding of b: no row of a may attend to it
+        torch.testing.assert_close(attention(a, b, a_mask, b_mask)[0], a_tilde)
+        # a text of one token is aligned to that token's value, whatever the score
+        torch.testing.assert_close(b_tilde[1], attention.qkv.value(a[1, :1]).expand(5, 4))
+
+
+def test_self_attention_stays_within_the_real_tokens_of_its_own_text() -> None:
+    torch.manual_seed(0)
+    attend = SelfAttention(4)
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(2, 4, 4, generator=g)
+    mask = torch.tensor([[True] * 4, [True, False, False, False]])
+    with torch.no_grad():
+        out = attend(x, mask)  # (2, 4, 4)
+        x[1, 1:] = 1e4  # padding
+        torch.testing.assert_close(attend(x, mask)[:, :1], out[:, :1])
+        torch.testing.assert_close(out[0], attend(x[:1], mask[:1])[0])  # batch-mates unseen
+        torch.testing.assert_close(out[1, 0], x[1, 0] + attend.qkv.value(x[1, 0]))
+        assert not torch.allclose(out[0], x[0])
 
 
 def test_comparison_features_are_token_aligned_difference_and_product() -> None:

@@ -25,6 +25,7 @@ from dupdetect.model.features import (
 )
 from dupdetect.model.head import SymmetricHead
 from dupdetect.model.pooling import MeanMaxPool
+from dupdetect.model.self_attention import SelfAttention
 
 PAD_ID = 0
 
@@ -50,7 +51,8 @@ class ESIM(nn.Module):
         e, h = cfg.embedding_dim, cfg.hidden_size
         self.embedding = Embedding(cfg.vocab_size, e, cfg.embedding_dropout, cfg.words)
         self.encoder = BiLSTM(e + int(cfg.exact_match), h)
-        self.alignment = CrossAttention()
+        self.self_attention = SelfAttention(2 * h) if cfg.self_attention else None
+        self.alignment = CrossAttention(2 * h, projected=cfg.attention == "projected")
         self.comparison = Comparison(2 * h, h, cfg.dropout, cfg.comparison_dropout)
         composition = BiLSTM if cfg.composition == "lstm" else FeedForwardComposition
         self.composition = composition(h, h)
@@ -70,6 +72,8 @@ class ESIM(nn.Module):
         if self.config.exact_match:
             x = torch.cat([x, torch.cat(exact_match(same))], dim=-1)  # (2B, L, E + 1)
         x = self.encoder(x, mask)  # (2B, L, 2H)
+        if self.self_attention is not None:
+            x = self.self_attention(x, mask)  # (2B, L, 2H)
         a, b = x.chunk(2)  # (B, L, 2H) each
         a_tilde, b_tilde = self.alignment(a, b, a_mask, b_mask)  # (B, L, 2H) each
         m = self.comparison(x, torch.cat([a_tilde, b_tilde]))  # (2B, L, H)
