@@ -2,6 +2,7 @@
 
     python scripts/bench.py            # LCQMC test (12,500 pairs), 60 training steps, 5 repetitions
     python scripts/bench.py --quick    # under 10 minutes on a 2-core CPU
+    python scripts/bench.py --quick --variant model.attention=projected,model.members=2
     python scripts/bench.py --emb 16 --hidden 16 --pairs 300 --train-steps 2 --repeats 1 \\
         --skip-minilm --skip-memory --skip-export --out /tmp/bench.json   # a smoke run
 
@@ -38,6 +39,12 @@ dupdetect over reference, from medians of the same run):
   subprocess that only does the same imports gives the floor. Not repeated: it is not noisy.
 - saved model size (MB): model.safetensors of `DupDetector(model, tokenizer, config).save()`
   with the recipe's model section; the reference's weights saved the same way for comparison.
+
+With --variant KEY=VALUE,... a second dupdetect, the recipe with those model.* / train.*
+overrides, is timed in the same repetitions as the others (inference, training, single-pair
+latency), and its rows give its ratio over the recipe's dupdetect: the cost of an option,
+measured side by side. An ensemble (model.members=K) is trained here with its K members
+stepped together, the same work as `dupdetect train` training them one after another.
 
 The last line printed is `inference_ratio=X training_ratio=Y`: X for dupdetect's fastest
 serving path in the run (the torch path, or an ONNX Runtime backend when exported: the line
@@ -80,7 +87,7 @@ from dupdetect.batching import EncodedPairs, collate, inference_batches, pad, tr
 from dupdetect.config import Config, ConfigError, load_config
 from dupdetect.data import DataError, Pair, read_pairs
 from dupdetect.evaluate import SCORING_BATCH, predict_proba
-from dupdetect.model import ESIM
+from dupdetect.model import ESIM, Matcher, build_model
 from dupdetect.tokenizer import build_tokenizer, encode
 from dupdetect.train import encode_pairs, train_step
 
@@ -155,11 +162,13 @@ def head(data: EncodedPairs, n: int) -> EncodedPairs:
     return EncodedPairs(data.a[:n], data.b[:n], labels)
 
 
-def make_config(path: Path, emb: int, hidden: int, vocab_size: int = 0) -> Config:
+def make_config(
+    path: Path, emb: int, hidden: int, vocab_size: int = 0, overrides: list[str] | None = None
+) -> Config:
     """The recipe with the benchmark's sizes (the head's hidden layer equals `hidden`, as in
-    the reference)."""
+    the reference), then `overrides` (key=value, as on the command line)."""
     sizes = [f"model.embedding_dim={emb}", f"model.hidden_size={hidden}"]
-    cfg = load_config(path, [*sizes, f"model.head_hidden={hidden}"])
+    cfg = load_config(path, [*sizes, f"model.head_hidden={hidden}", *(overrides or [])])
     cfg.model.vocab_size = vocab_size
     cfg.model.words = cfg.tokenizer.words
     return cfg
@@ -211,7 +220,7 @@ class ReferenceTrainer:
 class DupdetectTrainer:
     """dupdetect's training step: `dupdetect.train.train_step` on its length-bucketed batches."""
 
-    def __init__(self, model: ESIM, cfg: Config) -> None:
+    def __init__(self, model: Matcher, cfg: Config) -> None:
         self.model = model
         self.tc = cfg.train
         self.optimizer = torch.optim.AdamW(
@@ -512,6 +521,8 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"  (peak RSS of a process that only does the imports: {mem['baseline']:.0f} MB)")
     else:
         print(f"peak RSS: {mem['skipped']}")
+    if result["variant"]:
+        print_variant(result["variant"])
     print("other rows, same test pairs (x = over the reference):")
     ref_rate = median(inf["reference"], "pairs_per_s")
     for name, row in inf["others"].items():
@@ -524,6 +535,19 @@ def print_table(result: dict[str, Any]) -> None:
             p50, p99 = median(lat[name], "p50_ms"), median(lat[name], "p99_ms")
             line += f"; single pair p50 {p50:.2f} ms, p99 {p99:.2f} ms"
         print(line)
+
+
+def print_variant(variant: dict[str, Any]) -> None:
+    """The --variant rows, each with its ratio over the recipe's dupdetect (same run)."""
+    r = variant["ratios_variant_over_dupdetect"]
+    print(f"variant {','.join(variant['overrides'])} ({variant['parameters']:,} parameters):")
+    print(
+        f"  inference {median(variant['inference'], 'pairs_per_s'):.1f} pairs/s "
+        f"({r['inference_pairs_per_s']:.2f}x dupdetect), training "
+        f"{median(variant['training'], 'pairs_per_s'):.1f} pairs/s "
+        f"({r['training_pairs_per_s']:.2f}x), single pair p50 "
+        f"{median(variant['latency'], 'p50_ms'):.2f} ms ({r['latency_p50']:.2f}x)"
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -560,6 +584,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "dupdetect": lambda pair: detector.predict([(pair.text_a, pair.text_b)]),
     }
     others: dict[str, dict[str, Any]] = {}
+    trainers: dict[str, ReferenceTrainer | DupdetectTrainer] = {
+        "reference": ref_train,
+        "dupdetect": dd_train,
+    }
+    variant_cfg, variant_params = None, 0
+    if args.variant:
+        variant_cfg = make_config(
+            Path(args.config), args.emb, args.hidden, workload.vocab_size, args.variant
+        )
+        torch.manual_seed(0)
+        v_infer = build_model(variant_cfg.model).eval()
+        v_detector = DupDetector(v_infer, tok, variant_cfg)
+        scorers["variant"] = lambda k: predict_proba(v_infer, head(workload.test, k), cpu)
+        singles["variant"] = lambda pair: v_detector.predict([(pair.text_a, pair.text_b)])
+        trainers["variant"] = DupdetectTrainer(build_model(variant_cfg.model), variant_cfg)
+        variant_params = sum(p.numel() for p in v_infer.parameters())
 
     with tempfile.TemporaryDirectory(prefix="dupdetect-bench-") as tmp:
         work = Path(tmp)
@@ -615,7 +655,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"training: {WARMUP_STEPS} warm-up + {args.train_steps} timed steps, "
             f"{args.repeats} repetitions"
         )
-        trainers = {"reference": ref_train, "dupdetect": dd_train}
         training = bench_training(trainers, workload, args.repeats)
         log(f"latency: {len(latency_pairs)} single pairs, {args.repeats} repetitions")
         latency = bench_latency(singles, latency_pairs, args.repeats)
@@ -639,6 +678,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name, row in others.items():
         if name in inference:
             row["pairs_per_s"] = inference[name]
+    variant: dict[str, Any] = {}
+    if variant_cfg is not None:
+        variant = {
+            "overrides": args.variant,
+            "parameters": variant_params,
+            "inference": {"pairs_per_s": inference["variant"]},
+            "training": {"pairs_per_s": training["variant"]},
+            "latency": latency["variant"],
+            "ratios_variant_over_dupdetect": {
+                "inference_pairs_per_s": ratio(
+                    inference["variant"]["median"], inference["dupdetect"]["median"]
+                ),
+                "training_pairs_per_s": ratio(
+                    training["variant"]["median"], training["dupdetect"]["median"]
+                ),
+                "latency_p50": ratio(
+                    latency["variant"]["p50_ms"]["median"],
+                    latency["dupdetect"]["p50_ms"]["median"],
+                ),
+            },
+        }
     ratios = {
         "inference_pairs_per_s": ratio(
             inference["dupdetect"]["median"], inference["reference"]["median"]
@@ -693,7 +753,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ),
             ),
         },
-        "latency": latency,
+        "latency": {k: v for k, v in latency.items() if k != "variant"},
+        "variant": variant,
         "peak_rss_mb": memory,
         "model_size_mb": sizes,
     }
@@ -752,6 +813,21 @@ def settings(
     }
 
 
+def _overrides(text: str) -> list[str]:
+    """--variant's comma-separated key=value pairs; only model.* and train.* keys, since the
+    benchmark encodes its texts once, with the recipe's tokenizer."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    for item in items:
+        key = item.partition("=")[0]
+        if "=" not in item or not key.startswith(("model.", "train.")):
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: expected model.KEY=VALUE or train.KEY=VALUE"
+            )
+    if not items:
+        raise argparse.ArgumentTypeError("no overrides given")
+    return items
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="dupdetect vs the reference ESIM on LCQMC: inference, training, latency, "
@@ -774,6 +850,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=SHARED / "data" / "lcqmc",
                    help="folder with train.tsv and test.tsv")  # fmt: skip
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "bench.json")
+    p.add_argument("--variant", type=_overrides, default=None, metavar="KEY=VALUE,...",
+                   help="also time the recipe with these model.*/train.* overrides, side by "
+                   "side (e.g. model.attention=projected,model.members=2)")  # fmt: skip
     p.add_argument("--child", choices=CHILD_KINDS, help=argparse.SUPPRESS)
     p.add_argument("--work", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

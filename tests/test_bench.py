@@ -3,6 +3,8 @@ ends with the ratio line; its memory subprocesses report their own peak, not the
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -48,8 +50,10 @@ def test_tiny_run_prints_the_table_writes_json_and_ends_with_the_ratios(tmp_path
     tiny = ["--emb", "16", "--hidden", "16", "--pairs", "300", "--train-steps", "2",
             "--latency-pairs", "10", "--repeats", "2", "--threads", "1"]  # fmt: skip
     skips = ["--skip-minilm", "--skip-memory", "--skip-export"]
+    variant = ["--variant", "model.attention=projected,model.members=2"]
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), *tiny, *skips, "--data", str(data), "--out", str(out)],
+        [sys.executable, str(SCRIPT), *tiny, *skips, *variant, "--data", str(data),
+         "--out", str(out)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -74,6 +78,16 @@ def test_tiny_run_prints_the_table_writes_json_and_ends_with_the_ratios(tmp_path
     assert result["model_size_mb"]["dupdetect"] > 0
     assert "skipped" in result["peak_rss_mb"]
     assert "skipped" in result["inference"]["others"]["minilm"]
+    # the variant: timed in the same repetitions, with its ratios over the recipe's dupdetect
+    v = result["variant"]
+    assert v["overrides"] == ["model.attention=projected", "model.members=2"]
+    assert v["parameters"] > 2 * result["settings"]["parameters"]["dupdetect"]  # 2 members
+    for section in ("inference", "training"):
+        rate = v[section]["pairs_per_s"]
+        assert len(rate["runs"]) == 2 and rate["median"] > 0
+        want = rate["median"] / result[section]["dupdetect"]["pairs_per_s"]["median"]
+        assert v["ratios_variant_over_dupdetect"][f"{section}_pairs_per_s"] == round(want, 4)
+    assert any(line.startswith("variant model.attention=projected,") for line in lines)
 
 
 def test_a_memory_subprocess_reports_its_own_peak_not_its_parents(tmp_path: Path) -> None:
@@ -92,3 +106,11 @@ def test_a_memory_subprocess_reports_its_own_peak_not_its_parents(tmp_path: Path
     ballast = b"x" * 1_500_000_000
     peak = bench.run_child("serve-dupdetect", tmp_path, args)["peak_rss_mb"]
     assert 30 < peak < 1_200 < len(ballast) / 1e6
+
+
+@pytest.mark.parametrize("bad", ["tokenizer.max_length=10", "model.attention", ","])
+def test_variant_takes_only_model_and_train_overrides(bad: str) -> None:
+    bench = load_script("bench")
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
+        bench.parse_args(["--variant", bad])
+    assert "--variant" in err.getvalue()
