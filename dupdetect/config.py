@@ -88,7 +88,8 @@ class ModelConfig:
     # the texts still gives the same result (dupdetect/model/alignment.py)
     attention: Literal["dot", "projected"] = "dot"
     # one head of self-attention over each text's own tokens, added to the encoder's output
-    # (3 x 2H x 2H weights; dupdetect/model/self_attention.py)
+    # (3 x 2H x 2H weights; dupdetect/model/self_attention.py). With "projected", tried on
+    # LCQMC and MRPC dev: lower accuracy at 0.6x the speed (docs/results.md), so off by default
     self_attention: bool = False
     # > 1: train this many ESIMs, from seeds train.seed, train.seed + 1, ..., on the same
     # train/dev split, and score pairs by the mean of their probabilities (K times the cost)
