@@ -21,8 +21,15 @@ from dupdetect.model.self_attention import SelfAttention
 
 
 def _model(seed: int = 0, **features: bool | str | float) -> ESIM:
+    """A tiny model; weights that start at zero (the projected maps' Δ) are made random so
+    that the tests see a model away from where training starts."""
     torch.manual_seed(seed)
-    return ESIM(tiny_model_config(50, **features)).eval()
+    model = ESIM(tiny_model_config(50, **features)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2 and not p.any():
+                p.normal_(0.0, 0.5)
+    return model
 
 
 def _ids(lengths: list[int], g: torch.Generator, features: dict) -> torch.Tensor:
@@ -49,6 +56,7 @@ variants = pytest.mark.parametrize(
         {"composition": "feedforward"},
         {"composition": "feedforward", "comparison_dropout": "inputs", "dropout": 0.3},
         {"composition": "feedforward", "comparison_dropout": "folded", "dropout": 0.3},
+        {"attention": "projected", "exact_match": True},
         {"attention": "projected", "self_attention": True, "exact_match": True},
     ],
     ids=[
@@ -59,6 +67,7 @@ variants = pytest.mark.parametrize(
         "feedforward",
         "feedforward_input_dropout",
         "feedforward_folded_dropout",
+        "projected",
         "projected_self_attention",
     ],
 )
@@ -116,7 +125,24 @@ def test_projected_attention_transposes_exactly_when_the_texts_swap_and_skips_pa
         b[1, 2:] = 1e4  # padding of b: no row of a may attend to it
         torch.testing.assert_close(attention(a, b, a_mask, b_mask)[0], a_tilde)
         # a text of one token is aligned to that token's value, whatever the score
-        torch.testing.assert_close(b_tilde[1], attention.qkv.value(a[1, :1]).expand(5, 4))
+        torch.testing.assert_close(b_tilde[1], attention.maps.value(a[1, :1]).expand(5, 4))
+
+
+def test_projected_attention_starts_as_dot_attention_and_learns_away_from_it() -> None:
+    torch.manual_seed(0)
+    dot = ESIM(tiny_model_config(exact_match=True)).eval()
+    projected = ESIM(tiny_model_config(exact_match=True, attention="projected")).eval()
+    missing = projected.load_state_dict(dot.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == [
+        "alignment.maps.score_delta.weight",
+        "alignment.maps.value_delta.weight",
+    ]
+    g = torch.Generator().manual_seed(7)
+    a_ids, b_ids = random_ids([5, 3], 50, g), random_ids([4, 6], 50, g)
+    with torch.no_grad():
+        assert torch.equal(projected(a_ids, b_ids), dot(a_ids, b_ids))
+        projected.alignment.maps.value_delta.weight.normal_(0.0, 0.5, generator=g)
+        assert not torch.allclose(projected(a_ids, b_ids), dot(a_ids, b_ids))
 
 
 def test_self_attention_stays_within_the_real_tokens_of_its_own_text() -> None:

@@ -8,18 +8,28 @@ from torch import nn
 from dupdetect.model.masking import masked_softmax
 
 
-class QueryKeyValue(nn.Module):
-    """Learned query, key and value maps of one attention head, D -> D each."""
+class ScoreValueMaps(nn.Module):
+    """The learned maps of "projected" attention: x -> x + Δx, one for scores, one for values.
+
+    Each Δ is D x D, no bias, and starts at zero, so an untrained "projected" alignment is
+    exactly ESIM's dot attention, and weight decay pulls it back there rather than towards
+    flat scores. Query and key share the score map: in a score symmetrised for the pair's
+    sake, two maps that start equal get equal gradients and stay equal, so a second one would
+    only double the weights. The score is thus a learned metric, e_ij = (S a_i) · (S b_j).
+    """
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.query = nn.Linear(dim, dim)
-        self.key = nn.Linear(dim, dim)
-        self.value = nn.Linear(dim, dim)
-        self.scale = dim**-0.5  # 1/√D keeps the scores' spread independent of D
+        self.score_delta = nn.Linear(dim, dim, bias=False)
+        self.value_delta = nn.Linear(dim, dim, bias=False)
+        nn.init.zeros_(self.score_delta.weight)
+        nn.init.zeros_(self.value_delta.weight)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.query(x), self.key(x), self.value(x)  # (B, L, D) each
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.score_delta(x)  # (B, L, D)
+
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.value_delta(x)  # (B, L, D)
 
 
 class CrossAttention(nn.Module):
@@ -28,26 +38,24 @@ class CrossAttention(nn.Module):
     "dot" (ESIM, parameter-free): e_ij = a_i · b_j; ã_i = Σ_j softmax_j(e_ij) b_j and
     b̃_j = Σ_i softmax_i(e_ij) a_i, with padding masked out of both softmaxes.
 
-    "projected" (model.attention): learned maps q, k, v (`QueryKeyValue`),
-    e_ij = (q(a_i) · k(b_j) + k(a_i) · q(b_j)) / (2√D), ã_i = Σ_j softmax_j(e_ij) v(b_j),
-    b̃_j = Σ_i softmax_i(e_ij) v(a_i). The score is symmetrised because q(a_i) · k(b_j) alone
-    changes when the texts swap places; this way swapping them transposes e exactly, and
+    "projected" (model.attention): learned maps S and V (`ScoreValueMaps`),
+    e_ij = (S a_i) · (S b_j), ã_i = Σ_j softmax_j(e_ij) V b_j, b̃_j = Σ_i softmax_i(e_ij) V a_i.
+    Both texts go through the same maps, so swapping them transposes e exactly and
     score(a, b) == score(b, a) still holds bit for bit.
     """
 
     def __init__(self, dim: int = 0, projected: bool = False) -> None:
         super().__init__()
-        self.qkv = QueryKeyValue(dim) if projected else None
+        self.maps = ScoreValueMaps(dim) if projected else None
 
     def forward(
         self, a: torch.Tensor, b: torch.Tensor, a_mask: torch.Tensor, b_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.qkv is None:
-            e = a @ b.transpose(1, 2)  # (B, La, Lb)
-        else:
-            (qa, ka, a), (qb, kb, b) = self.qkv(a), self.qkv(b)  # values replace a and b
-            e = qa @ kb.transpose(1, 2) + ka @ qb.transpose(1, 2)  # (B, La, Lb)
-            e = e * (self.qkv.scale / 2)
+        sa, sb = a, b
+        if self.maps is not None:
+            sa, sb = self.maps.score(a), self.maps.score(b)  # (B, La, D), (B, Lb, D)
+            a, b = self.maps.value(a), self.maps.value(b)  # values replace a and b
+        e = sa @ sb.transpose(1, 2)  # (B, La, Lb)
         a_tilde = masked_softmax(e, b_mask.unsqueeze(1)) @ b  # (B, La, D)
         b_tilde = masked_softmax(e.transpose(1, 2), a_mask.unsqueeze(1)) @ a  # (B, Lb, D)
         return a_tilde, b_tilde

@@ -5,8 +5,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dupdetect.model.alignment import QueryKeyValue
 from dupdetect.model.masking import masked_softmax
+
+
+class QueryKeyValue(nn.Module):
+    """Learned query, key and value maps of one attention head, D -> D each."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.query = nn.Linear(dim, dim)
+        self.key = nn.Linear(dim, dim)
+        self.value = nn.Linear(dim, dim)
+        self.scale = dim**-0.5  # 1/√D keeps the scores' spread independent of D
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.query(x), self.key(x), self.value(x)  # (B, L, D) each
 
 
 class SelfAttention(nn.Module):
