@@ -83,13 +83,13 @@ class ModelConfig:
     # [x; x̃; x ⊙ x̃]; both train on the folded weight (faster; dupdetect/model/comparison.py;
     # configs/lcqmc.yaml uses "folded"). Inference is the same in all three.
     comparison_dropout: Literal["features", "inputs", "folded"] = "features"
-    # the alignment's scores: "dot" is ESIM's a_i · b_j (no weights); "projected" learns
-    # query, key and value maps (2H x 2H each) and symmetrises the score so that swapping
-    # the texts still gives the same result (dupdetect/model/alignment.py)
+    # the alignment's scores: "dot" is ESIM's a_i · b_j (no weights); "projected" learns a
+    # score map and a value map (2H x 2H each), both starting at the identity, i.e. at "dot"
+    # (dupdetect/model/alignment.py)
     attention: Literal["dot", "projected"] = "dot"
     # one head of self-attention over each text's own tokens, added to the encoder's output
-    # (3 x 2H x 2H weights; dupdetect/model/self_attention.py). With "projected", tried on
-    # LCQMC and MRPC dev: lower accuracy at 0.6x the speed (docs/results.md), so off by default
+    # (3 x 2H x 2H weights; dupdetect/model/self_attention.py). With the earlier "projected",
+    # tried on LCQMC and MRPC dev: lower accuracy at 0.6x the speed (docs/results.md)
     self_attention: bool = False
     # > 1: train this many ESIMs, from seeds train.seed, train.seed + 1, ..., on the same
     # train/dev split, and score pairs by the mean of their probabilities (K times the cost)
