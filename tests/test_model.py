@@ -128,7 +128,7 @@ def test_projected_attention_transposes_exactly_when_the_texts_swap_and_skips_pa
         torch.testing.assert_close(b_tilde[1], attention.maps.value(a[1, :1]).expand(5, 4))
 
 
-def test_projected_attention_starts_as_dot_attention_and_learns_away_from_it() -> None:
+def test_projected_attention_starts_as_dot_attention_and_its_maps_move_it() -> None:
     torch.manual_seed(0)
     dot = ESIM(tiny_model_config(exact_match=True)).eval()
     projected = ESIM(tiny_model_config(exact_match=True, attention="projected")).eval()
