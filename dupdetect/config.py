@@ -117,6 +117,12 @@ class TrainConfig:
     vectors_vocab: bool = False
     # Targets 0/1 become eps/2 and 1 - eps/2: the loss stops rewarding ever larger logits.
     label_smoothing: float = 0.0
+    # Distillation: JSON Lines of a teacher's P(duplicate) for every training pair
+    # (scripts/minilm_teacher.py writes one, cross-fitted so no pair's probability comes from a
+    # teacher that saw its label). The target becomes w * p + (1 - w) * label, w =
+    # distill_weight. Dev, thresholds and metrics still use the labels alone.
+    teacher: str | None = None
+    distill_weight: float = 0.5
     # > 0: evaluate and save an exponential moving average of the weights (Polyak
     # averaging, a running form of checkpoint averaging) updated after every step with
     # w_avg <- decay * w_avg + (1 - decay) * w. 0 = off; ~0.999 averages ~1,000 steps.
@@ -252,6 +258,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"train.lr: must be > 0, got {cfg.train.lr}")
     if cfg.train.vectors_vocab and not cfg.train.vectors:
         raise ConfigError("train.vectors_vocab: needs train.vectors (a vectors file)")
+    if not 0.0 <= cfg.train.distill_weight <= 1.0:
+        raise ConfigError(
+            f"train.distill_weight: must be in [0, 1], got {cfg.train.distill_weight}"
+        )
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

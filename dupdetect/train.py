@@ -36,6 +36,7 @@ from dupdetect.config import Config, ConfigError, TokenizerConfig
 from dupdetect.data import Pair, PairFile, read_pairs
 from dupdetect.detector import METRICS_FILE, DupDetector, write_json
 from dupdetect.device import resolve_device
+from dupdetect.distill import distill_targets
 from dupdetect.evaluate import compute_metrics, evaluate, predict_proba, tune_threshold
 from dupdetect.model import ESIM, Ensemble
 from dupdetect.tokenizer import build_tokenizer, encode
@@ -139,8 +140,9 @@ def train_step(
     label_smoothing: float = 0.0,
 ) -> float:
     """One optimisation step at learning rate `lr` on a batch: a (B, La), b (B, Lb) ids,
-    y (B,) 0/1 labels. Returns the batch's mean loss (binary cross-entropy against the
-    smoothed targets y * (1 - eps) + eps / 2)."""
+    y (B,) targets in [0, 1] (labels, or labels mixed with a teacher's probabilities).
+    Returns the batch's mean loss (binary cross-entropy against the smoothed targets
+    y * (1 - eps) + eps / 2)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     target = y * (1.0 - label_smoothing) + 0.5 * label_smoothing  # (B,)
@@ -172,6 +174,10 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     cfg.model.words = cfg.tokenizer.words
     train_data = encode_pairs(tok, train_pairs, cfg.tokenizer)
     dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
+    if tc.teacher:  # soft targets: the loss reads them, nothing else does
+        train_data.labels = distill_targets(
+            tc.teacher, train_pairs, dev_pairs, train_data.labels, tc.distill_weight
+        )
     model = ESIM(cfg.model)
     if tc.vectors:
         with torch.no_grad():

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ from safetensors.torch import load_file, save_file
 from conftest import synthetic_pairs
 from dupdetect import DupDetector
 from dupdetect.config import Config, ConfigError
+from dupdetect.data import DataError, Pair
+from dupdetect.distill import distill_targets
 from dupdetect.model import Ensemble
 from dupdetect.model.ensemble import mean_probability_logit
 from dupdetect.plot import plot_run
@@ -345,3 +348,66 @@ def test_mean_probability_logit_is_exact_and_stable() -> None:
     want = torch.sigmoid(z.double()).mean(0)
     torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=0)  # float32 sigmoid
     assert torch.isfinite(mean_probability_logit(z)).all()
+
+
+def _teacher_file(path: Path, rows: list[tuple[str, str, int]], p: Any, dev: bool = False) -> Path:
+    """JSON Lines as scripts/minilm_teacher.py writes them; p(row index, label) -> prob."""
+    with path.open("a", encoding="utf-8") as f:
+        for i, (a, b, y) in enumerate(rows):
+            f.write(json.dumps({"text_a": a, "text_b": b, "p": p(i, y), "dev": dev}) + "\n")
+    return path
+
+
+def test_teacher_targets_mix_probabilities_into_labels_and_weight_0_changes_nothing(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    rows = synthetic_pairs(400, seed=1)  # the training file of tiny_config
+    teacher = _teacher_file(tmp_path / "t.jsonl", rows, lambda i, y: 0.25 if i % 3 else 0.9)
+    train_pairs, dev_pairs = load_splits(tiny_config, np.random.default_rng(0))
+    # Texts are matched in either order; the target is w * p + (1 - w) * label.
+    swapped = [Pair(p.text_b, p.text_a, p.label) for p in train_pairs]
+    labels = np.array([p.label for p in swapped], dtype=np.float32)
+    targets = distill_targets(str(teacher), swapped, dev_pairs, labels, 0.5)
+    expected = 0.5 * np.where(np.arange(400) % 3, 0.25, 0.9) + 0.5 * labels
+    np.testing.assert_allclose(targets, expected, rtol=0, atol=1e-7)
+
+    def steps(out: Path) -> list[float]:
+        train(tiny_config, out)
+        lines = (out / "train_log.jsonl").read_text().splitlines()
+        return [r["loss"] for r in map(json.loads, lines) if r["event"] == "step"]
+
+    tiny_config.train.epochs = 1
+    plain = steps(tmp_path / "plain")
+    tiny_config.train.teacher = str(teacher)
+    assert steps(tmp_path / "soft") != plain  # the soft targets reach the loss
+    tiny_config.train.distill_weight = 0.0
+    assert steps(tmp_path / "w0") == plain  # bit for bit: weight 0 is the labels alone
+
+
+def test_teacher_file_problems_name_the_file_and_line(
+    tiny_config: Config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = synthetic_pairs(400, seed=1)
+    train_pairs, dev_pairs = load_splits(tiny_config, np.random.default_rng(0))
+    labels = np.zeros(len(train_pairs), dtype=np.float32)
+    partial = _teacher_file(tmp_path / "partial.jsonl", rows[:-1], lambda i, y: 0.5)
+    with pytest.raises(DataError, match=r"partial\.jsonl: no teacher probability for 1 of"):
+        distill_targets(str(partial), train_pairs, dev_pairs, labels, 0.5)
+    bad = _teacher_file(tmp_path / "bad.jsonl", rows[:2], lambda i, y: 1.5)
+    with pytest.raises(DataError, match=r"bad\.jsonl:1: p must be a probability in \[0, 1\]"):
+        distill_targets(str(bad), train_pairs, dev_pairs, labels, 0.5)
+    (tmp_path / "junk.jsonl").write_text('{"text_a": "x", "p": 0.5}\n')
+    with pytest.raises(DataError, match=r"junk\.jsonl:1: expected"):
+        distill_targets(str(tmp_path / "junk.jsonl"), train_pairs, dev_pairs, labels, 0.5)
+    with pytest.raises(DataError, match=r"nothere\.jsonl: cannot read"):
+        distill_targets(str(tmp_path / "nothere.jsonl"), train_pairs, dev_pairs, labels, 0.5)
+    # A teacher that trained on dev pairs is allowed but flagged; flagged dev rows are not.
+    dev_rows = synthetic_pairs(100, seed=2)
+    leaky = _teacher_file(tmp_path / "leaky.jsonl", rows + dev_rows[:3], lambda i, y: 0.5)
+    distill_targets(str(leaky), train_pairs, dev_pairs, labels, 0.5)
+    assert "the teacher trained on 3 of the 100 dev pairs" in caplog.text
+    caplog.clear()
+    clean = _teacher_file(tmp_path / "clean.jsonl", rows, lambda i, y: 0.5)
+    _teacher_file(clean, dev_rows, lambda i, y: 0.5, dev=True)
+    distill_targets(str(clean), train_pairs, dev_pairs, labels, 0.5)
+    assert "dev metrics will be optimistic" not in caplog.text
