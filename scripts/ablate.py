@@ -5,7 +5,8 @@
         --variant base --variant overlap:model.overlap_features=true \
         --variant ema:train.ema_decay=0.99,train.label_smoothing=0.1
 
-Each variant is NAME[:KEY=VALUE,...] (overrides on top of the recipe). Every (variant,
+Each variant is NAME[:KEY=VALUE,...] (overrides on top of the recipe; "{seed}" in a value
+becomes the run's seed, e.g. train.teacher=runs/teacher-{seed}.jsonl). Every (variant,
 seed) is one `dupdetect train` run in OUT/NAME-seedSEED; runs that already have a
 metrics.json are not trained again, so an interrupted ablation resumes. `--jobs` runs that
 many trainings at once, each with cores // jobs threads. Prints a markdown table of dev
@@ -46,7 +47,8 @@ def run(config: str, out: Path, seed: int, overrides: list[str], threads: int) -
         out.mkdir(parents=True, exist_ok=True)
         cmd = [
             *DUPDETECT, "train", "--config", config, "--out", str(out),
-            f"train.seed={seed}", "train.progress=false", *overrides,
+            f"train.seed={seed}", "train.progress=false",
+            *(o.replace("{seed}", str(seed)) for o in overrides),
         ]  # fmt: skip
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         start = time.perf_counter()
