@@ -8,17 +8,18 @@ is read; the threshold is tuned on the same out-of-fold scores, so a little opti
 The paper's recipe, as far as a bag-of-n-grams model goes: each text is a binary vector of
 its word unigrams and bigrams; each feature is weighted by TF-KLD, the KL divergence between
 P(the feature is in one text | it is in the other, paraphrase) and the same for
-non-paraphrases, estimated on the labelled training pairs (so "said" weighs little and a
-number that must match weighs much); the weighted matrix of all training texts is factored
-by NMF into K latent dimensions; a pair becomes [v_a + v_b, |v_a - v_b|] plus "fine-grained"
-overlap features (word n-gram overlap, n = 1..3, lengths, whether the numbers differ),
-and a linear classifier is trained on that. The paper reports 80.4 / 85.9 on MRPC test with
-an SVM; a logistic regression is used here, for a probability. Every feature is symmetric
-in the two texts, so score(a, b) == score(b, a). `--latent cosine` replaces the 2K latent
-features by two cosines (latent and weighted-sparse); `none` keeps only the 12 overlap
-features. On split 44's 3,668 training pairs (2026-12-06): full 72.8 / 81.2 / 0.741,
-cosine 74.4 / 82.5 / 0.787, none 75.3 / 82.3 / 0.805 (accuracy / F1 / ROC-AUC): the
-latent features did not reproduce the paper's gain here.
+non-paraphrases, estimated on the labelled training pairs (a feature weighs most when
+whether the two texts share it differs most between the two classes); the weighted matrix
+of all training texts is factored by NMF into K latent dimensions; a pair becomes
+[v_a + v_b, |v_a - v_b|] plus "fine-grained" overlap features (word n-gram overlap,
+n = 1..3, lengths, whether the numbers differ), and a linear classifier is trained on
+that. The paper reports 80.4 / 85.9 on MRPC test with an SVM; a logistic regression is used
+here, for a probability. Every feature is symmetric in the two texts, so score(a, b) ==
+score(b, a). `--latent cosine` replaces the 2K latent features by two cosines (latent and
+weighted-sparse); `none` keeps only the 12 overlap features. On split 44's 3,668 training
+pairs (2026-12-06): full 72.8 / 81.2 / 0.741, cosine 74.4 / 82.5 / 0.787, none 75.3 / 82.3
+/ 0.805 (accuracy / F1 / ROC-AUC): the latent features did not reproduce the paper's gain
+here.
 
 Screen use only (scripts/screen_fusion.py --feature overlap); not part of dupdetect.
 """
@@ -28,16 +29,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from dupdetect.data import Pair, read_pairs  # noqa: E402
-from dupdetect.evaluate import compute_metrics, tune_threshold  # noqa: E402
+from dupdetect.data import Pair, read_pairs
+from dupdetect.evaluate import compute_metrics, tune_threshold
 
 _WORD = re.compile(r"\w+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
