@@ -109,6 +109,9 @@ class TrainConfig:
     warmup_steps: int = 0  # linear warm-up, then constant
     plateau_factor: float = 1.0  # multiply the lr by this after a dev evaluation without
     # improvement (ESIM's schedule uses 0.5); 1.0 keeps it constant
+    # > 0: the lr also falls linearly from its full value at step 0 to 0 at this step, where
+    # training stops (the budgeted-training schedule of Li et al. 2020). 0 = off.
+    decay_steps: int = 0
     seed: int = 42
     vectors: str | None = None  # GloVe/word2vec text file initialising the embedding
     freeze_embedding: bool = False  # keep the embedding table as initialised (small data)
@@ -254,6 +257,8 @@ def _validate(cfg: Config) -> None:
         )
     if not 0.0 <= cfg.train.ema_decay < 1.0:
         raise ConfigError(f"train.ema_decay: must be in [0, 1), got {cfg.train.ema_decay}")
+    if cfg.train.decay_steps < 0:
+        raise ConfigError(f"train.decay_steps: must be >= 0, got {cfg.train.decay_steps}")
     if cfg.train.lr <= 0:
         raise ConfigError(f"train.lr: must be > 0, got {cfg.train.lr}")
     if cfg.train.vectors_vocab and not cfg.train.vectors:

@@ -129,6 +129,14 @@ class _JsonLog:
         self.file.close()
 
 
+def _schedule(step: int, warmup_steps: int, decay_steps: int) -> float:
+    """The lr multiplier for 0-based `step`: a linear warm-up over `warmup_steps`, times a
+    linear decay that reaches 0 at `decay_steps` (0 = no decay)."""
+    warmup = min(1.0, (step + 1) / max(warmup_steps, 1))
+    decay = max(0.0, 1.0 - step / decay_steps) if decay_steps else 1.0
+    return warmup * decay
+
+
 def train_step(
     model: ESIM,
     optimizer: torch.optim.Optimizer,
@@ -247,7 +255,7 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
         for index in batches:
             a, b, y = collate(train_data, index)
             a, b, y = a.to(device), b.to(device), y.to(device)
-            lr = tc.lr * lr_scale * min(1.0, (step + 1) / max(tc.warmup_steps, 1))  # warm-up
+            lr = tc.lr * lr_scale * _schedule(step, tc.warmup_steps, tc.decay_steps)
             batch_loss = train_step(model, optimizer, a, b, y, lr, tc.grad_clip, tc.label_smoothing)
             if ema is not None:
                 ema.update_parameters(model)
@@ -268,6 +276,8 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
                 window_loss, window_pairs, window_start = 0.0, 0, time.perf_counter()
             if deadline is not None and time.perf_counter() > deadline:
                 stop = f"time budget of {tc.max_minutes} minutes used"
+            if tc.decay_steps and step >= tc.decay_steps:
+                stop = stop or f"learning rate decayed to 0 at step {tc.decay_steps:,}"
             if tc.eval_every and (step % tc.eval_every == 0 or stop):
                 train_seconds += time.perf_counter() - epoch_start
                 run_eval(epoch)

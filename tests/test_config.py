@@ -48,6 +48,7 @@ def test_yaml_exponent_without_dot_is_a_float() -> None:
         ("model.members=0", "model.members: must be >= 1"),
         ("data.split_seed=x", "data.split_seed: expected"),
         ("train.ema_decay=1", "train.ema_decay: must be in [0, 1)"),
+        ("train.decay_steps=-1", "train.decay_steps: must be >= 0"),
         ("train.label_smoothing=-0.1", "train.label_smoothing: must be in [0, 1)"),
         ("train.vectors_vocab=true", "train.vectors_vocab: needs train.vectors"),
         ("train", "expected key=value"),

@@ -244,6 +244,22 @@ def test_weight_averaging_saves_the_average_and_leaves_training_alone(
     assert any((raw[k] - avg[k]).abs().max() > 1e-3 for k in raw)
 
 
+def test_linear_decay_reaches_zero_at_decay_steps_and_stops_there(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    tc = tiny_config.train
+    tc.epochs, tc.log_every, tc.lr, tc.warmup_steps, tc.decay_steps = 50, 1, 1e-3, 2, 8
+    result = train(tiny_config, tmp_path / "m")
+    assert result.steps == 8
+    lines = (tmp_path / "m" / "train_log.jsonl").read_text().splitlines()
+    lrs = [r["lr"] for r in map(json.loads, lines) if r["event"] == "step"]
+    # warm-up (1/2, 1) times decay (1 - step/8) for steps 0..7
+    expected = [1e-3 * w * (1 - s / 8) for s, w in enumerate([0.5] + [1.0] * 7)]
+    assert lrs == pytest.approx(expected)
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "learning rate decayed to 0 at step 8"
+
+
 def test_label_smoothing_trains_towards_softened_targets() -> None:
     class Constant(torch.nn.Module):  # a "matcher" with logit 2 for every pair
         def __init__(self) -> None:
