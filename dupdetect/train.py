@@ -129,7 +129,7 @@ class _JsonLog:
         self.file.close()
 
 
-def _schedule(step: int, warmup_steps: int, decay_steps: int) -> float:
+def lr_multiplier(step: int, warmup_steps: int, decay_steps: int) -> float:
     """The lr multiplier for 0-based `step`: a linear warm-up over `warmup_steps`, times a
     linear decay that reaches 0 at `decay_steps` (0 = no decay)."""
     warmup = min(1.0, (step + 1) / max(warmup_steps, 1))
@@ -255,7 +255,7 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
         for index in batches:
             a, b, y = collate(train_data, index)
             a, b, y = a.to(device), b.to(device), y.to(device)
-            lr = tc.lr * lr_scale * _schedule(step, tc.warmup_steps, tc.decay_steps)
+            lr = tc.lr * lr_scale * lr_multiplier(step, tc.warmup_steps, tc.decay_steps)
             batch_loss = train_step(model, optimizer, a, b, y, lr, tc.grad_clip, tc.label_smoothing)
             if ema is not None:
                 ema.update_parameters(model)

@@ -89,7 +89,7 @@ from dupdetect.data import DataError, Pair, read_pairs
 from dupdetect.evaluate import SCORING_BATCH, predict_proba
 from dupdetect.model import ESIM, Matcher, build_model
 from dupdetect.tokenizer import build_tokenizer, encode
-from dupdetect.train import encode_pairs, train_step
+from dupdetect.train import encode_pairs, lr_multiplier, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -234,7 +234,7 @@ class DupdetectTrainer:
         rng = np.random.default_rng(tc.seed)  # the same batches every repetition
         for index in training_batches(data.lengths(), TRAIN_BATCH, tc.bucket_size, rng):
             a, b, y = collate(data, index)
-            lr = tc.lr * min(1.0, (self.step + 1) / max(tc.warmup_steps, 1))  # warm-up
+            lr = tc.lr * lr_multiplier(self.step, tc.warmup_steps, tc.decay_steps)
             train_step(self.model, self.optimizer, a, b, y, lr, tc.grad_clip)
             self.step += 1
 
