@@ -118,6 +118,11 @@ class TrainConfig:
     # Also add every word of the vectors file to the vocabulary (beyond max_vocab), so words
     # never seen in training still get their pretrained vector instead of [UNK].
     vectors_vocab: bool = False
+    # alpha > 0: in training, a word seen c times in the training texts stands in for an
+    # unseen word (its hash bucket with tokenizer.oov_buckets, else [UNK]) with probability
+    # alpha / (alpha + c), in both texts of a pair at once (dupdetect/word_dropout.py), so the
+    # model learns what unseen words look like before dev and test show it. 0 = off.
+    rare_word_dropout: float = 0.0
     # Targets 0/1 become eps/2 and 1 - eps/2: the loss stops rewarding ever larger logits.
     label_smoothing: float = 0.0
     # Distillation: JSON Lines of a teacher's P(duplicate) for every training pair
@@ -255,6 +260,12 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(
             f"train.label_smoothing: must be in [0, 1), got {cfg.train.label_smoothing}"
         )
+    if cfg.train.rare_word_dropout < 0.0:
+        raise ConfigError(
+            f"train.rare_word_dropout: must be >= 0, got {cfg.train.rare_word_dropout}"
+        )
+    if cfg.train.rare_word_dropout and cfg.tokenizer.words:
+        raise ConfigError("train.rare_word_dropout: does not work with tokenizer.words yet")
     if not 0.0 <= cfg.train.ema_decay < 1.0:
         raise ConfigError(f"train.ema_decay: must be in [0, 1), got {cfg.train.ema_decay}")
     if cfg.train.decay_steps < 0:

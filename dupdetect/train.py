@@ -41,6 +41,7 @@ from dupdetect.evaluate import compute_metrics, evaluate, predict_proba, tune_th
 from dupdetect.model import ESIM, Ensemble
 from dupdetect.tokenizer import build_tokenizer, encode
 from dupdetect.vectors import load_vectors, vector_words
+from dupdetect.word_dropout import RareWordDropout
 
 log = logging.getLogger("dupdetect")
 LOG_FILE = "train_log.jsonl"
@@ -186,6 +187,11 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
         train_data.labels = distill_targets(
             tc.teacher, train_pairs, dev_pairs, train_data.labels, tc.distill_weight
         )
+    word_dropout = None
+    if tc.rare_word_dropout:
+        word_dropout = RareWordDropout(
+            train_data, tok, cfg.tokenizer.oov_buckets, tc.rare_word_dropout, tc.seed
+        )
     model = ESIM(cfg.model)
     if tc.vectors:
         with torch.no_grad():
@@ -254,6 +260,8 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
         window_loss, window_pairs, window_start = 0.0, 0, time.perf_counter()
         for index in batches:
             a, b, y = collate(train_data, index)
+            if word_dropout is not None:
+                a, b = word_dropout(a, b)
             a, b, y = a.to(device), b.to(device), y.to(device)
             lr = tc.lr * lr_scale * lr_multiplier(step, tc.warmup_steps, tc.decay_steps)
             batch_loss = train_step(model, optimizer, a, b, y, lr, tc.grad_clip, tc.label_smoothing)
