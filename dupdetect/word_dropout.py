@@ -1,12 +1,12 @@
 """Word dropout towards unseen words, for small training sets (train.rare_word_dropout).
 
 A recipe whose vocabulary is every training word never meets an unseen word in training,
-yet dev and test texts are full of them (on MRPC 5% of dev tokens, in half of the pairs the
-same name in both texts). Following Kiperwasser & Goldberg (2016), a word seen c times in the
-training texts is replaced, while training, by what an unseen word becomes at inference with
-probability alpha / (alpha + c): its hash bucket with tokenizer.oov_buckets (so the two
-texts' copies still match each other), else [UNK]. Rare words are dropped often, frequent
-ones almost never.
+yet dev and test texts are full of them (on MRPC 5% of the dev tokens; in half of the dev
+pairs the same unseen word is in both texts). Following Kiperwasser & Goldberg (2016), a
+word seen c times in the training texts is replaced, while training, by what an unseen word
+becomes at inference with probability alpha / (alpha + c): its hash bucket with
+tokenizer.oov_buckets (so the two texts' copies still match each other), else [UNK]. Rare
+words are dropped often, frequent ones almost never.
 
 One draw per (pair, word): every occurrence of a word in both texts of a pair is replaced
 or kept together, as an unseen word is unseen in both texts at once.
@@ -46,7 +46,9 @@ class RareWordDropout:
         self.generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """a_ids (B, La), b_ids (B, Lb) on the CPU -> the same shapes, some ids replaced."""
+        """a_ids (B, La), b_ids (B, Lb) on the CPU -> the same shapes, some ids replaced.
+        One uniform draw per pair and vocabulary id, B x (V + buckets) floats a step (MRPC's
+        recipe: 32 x 14,485), which both texts read."""
         u = torch.rand(a.shape[0], len(self.p), generator=self.generator)  # (B, V) per pair, word
         return self._drop(a, u), self._drop(b, u)
 
