@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tokenizers import Tokenizer
 
 from dupdetect.batching import EncodedPairs, pad
 from dupdetect.config import Config, ConfigError, TokenizerConfig, load_config
@@ -15,10 +16,11 @@ from dupdetect.word_dropout import RareWordDropout
 TEXTS = ["the cat sat on the mat", "the dog sat", "Grokster sued the cat", "the mat"]
 
 
-def _dropout(alpha: float, buckets: int, texts: list[str] = TEXTS) -> tuple:
+def _dropout(alpha: float, buckets: int) -> tuple[Tokenizer, TokenizerConfig, RareWordDropout]:
+    """RareWordDropout over TEXTS as two training pairs (texts 0-1 and 2-3)."""
     cfg = TokenizerConfig(oov_buckets=buckets)
-    tok = build_tokenizer(texts, cfg)
-    ids = encode(tok, texts, cfg)
+    tok = build_tokenizer(TEXTS, cfg)
+    ids = encode(tok, TEXTS, cfg)
     data = EncodedPairs(ids[::2], ids[1::2])
     return tok, cfg, RareWordDropout(data, tok, buckets, alpha, seed=0)
 
