@@ -31,7 +31,7 @@ class RareWordDropout:
     ) -> None:
         vocab = tok.get_vocab_size()  # the words; bucket ids follow them
         ids = np.fromiter((i for text in (*data.a, *data.b) for i in text), np.int64)
-        counts = np.bincount(ids, minlength=vocab + oov_buckets)[:vocab]  # (V,)
+        counts = np.bincount(ids, minlength=vocab)[:vocab]  # (V,)
         p = np.zeros(vocab + oov_buckets)  # buckets are unseen words already: kept
         p[:vocab] = np.where(counts > 0, alpha / (alpha + np.maximum(counts, 1)), 0.0)
         p[[PAD_ID, UNK_ID]] = 0.0
