@@ -34,6 +34,11 @@ class DataConfig:
     # (None: with train.seed, so each seed holds out its own dev pairs).
     dev_fraction: float = 0.1
     split_seed: int | None = None  # fix the held-out dev pairs across training seeds
+    # k-fold cross-validation on train: with folds >= 2 (and no dev file) the dev split is fold
+    # `fold` (0-based) of train cut into `folds` near-equal parts in the seeded order above,
+    # and dev_fraction is not used (scripts/ablate.py --folds pools the folds' dev scores).
+    folds: int = 0
+    fold: int = 0
     skip_bad_rows: bool = False  # skip malformed rows (and report how many) instead of failing
     max_train_pairs: int | None = None  # use a seeded random subset of train (quick runs)
     max_dev_pairs: int | None = None
@@ -256,6 +261,15 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"model.{key}: must be in [0, 1), got {value}")
     if not 0.0 < cfg.data.dev_fraction < 1.0:
         raise ConfigError(f"data.dev_fraction: must be in (0, 1), got {cfg.data.dev_fraction}")
+    if cfg.data.folds == 1 or cfg.data.folds < 0:
+        raise ConfigError(f"data.folds: must be 0 (off) or >= 2, got {cfg.data.folds}")
+    if not 0 <= cfg.data.fold < max(cfg.data.folds, 1):
+        raise ConfigError(
+            f"data.fold: must be in [0, {max(cfg.data.folds, 1)}) with data.folds="
+            f"{cfg.data.folds}, got {cfg.data.fold}"
+        )
+    if cfg.data.folds and cfg.data.dev:
+        raise ConfigError("data.folds: cuts dev out of train, so it cannot go with data.dev")
     if not 0.0 <= cfg.train.label_smoothing < 1.0:
         raise ConfigError(
             f"train.label_smoothing: must be in [0, 1), got {cfg.train.label_smoothing}"

@@ -74,7 +74,8 @@ def _read(path: str, cfg: Config, what: str) -> PairFile:
 
 
 def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list[Pair]]:
-    """Train and dev pairs; without a dev file a seeded `dev_fraction` of train is held out.
+    """Train and dev pairs; without a dev file a seeded `dev_fraction` of train (or one of
+    `data.folds` folds) is held out.
 
     The held-out pairs and the max_*_pairs subsets are drawn with `rng`, or with
     data.split_seed when it is set (then they do not depend on the training seed)."""
@@ -87,10 +88,18 @@ def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list
         dev = _read(cfg.data.dev, cfg, "dev").pairs
     else:
         order = rng.permutation(len(train))
-        n_dev = max(1, round(len(train) * cfg.data.dev_fraction))
-        dev = [train[i] for i in order[:n_dev]]
-        train = [train[i] for i in order[n_dev:]]
-        log.info(f"dev: {len(dev):,} pairs held out of train (data.dev_fraction)")
+        if cfg.data.folds:
+            parts = np.array_split(order, cfg.data.folds)
+            dev_idx = parts[cfg.data.fold]
+            train_idx = np.concatenate([p for k, p in enumerate(parts) if k != cfg.data.fold])
+            what = f"fold {cfg.data.fold} of {cfg.data.folds} (data.folds)"
+        else:
+            n_dev = max(1, round(len(train) * cfg.data.dev_fraction))
+            dev_idx, train_idx = order[:n_dev], order[n_dev:]
+            what = "data.dev_fraction"
+        dev = [train[i] for i in dev_idx]
+        train = [train[i] for i in train_idx]
+        log.info(f"dev: {len(dev):,} pairs held out of train ({what})")
     for name, limit in (("train", cfg.data.max_train_pairs), ("dev", cfg.data.max_dev_pairs)):
         pairs = train if name == "train" else dev
         if limit is not None and limit < len(pairs):

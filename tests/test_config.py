@@ -47,6 +47,8 @@ def test_yaml_exponent_without_dot_is_a_float() -> None:
         ("train.batch_size=0", "train.batch_size: must be >= 1"),
         ("model.members=0", "model.members: must be >= 1"),
         ("data.split_seed=x", "data.split_seed: expected"),
+        ("data.folds=1", "data.folds: must be 0 (off) or >= 2"),
+        ("data.fold=1", "data.fold: must be in [0, 1) with data.folds=0"),
         ("train.ema_decay=1", "train.ema_decay: must be in [0, 1)"),
         ("train.decay_steps=-1", "train.decay_steps: must be >= 0"),
         ("train.label_smoothing=-0.1", "train.label_smoothing: must be in [0, 1)"),
@@ -58,6 +60,14 @@ def test_bad_overrides_are_clear_errors(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=None) as err:
         load_config(None, [override])
     assert message in str(err.value)
+
+
+def test_folds_need_train_to_cut_dev_from() -> None:
+    assert load_config(None, ["data.folds=5", "data.fold=4"]).data.fold == 4
+    with pytest.raises(ConfigError, match=r"data.fold: must be in \[0, 5\)"):
+        load_config(None, ["data.folds=5", "data.fold=5"])
+    with pytest.raises(ConfigError, match=r"cannot go with data\.dev"):
+        load_config(None, ["data.folds=5", "data.dev=dev.tsv"])
 
 
 def test_bad_recipe_file_names_the_file(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 from conftest import synthetic_pairs
 from dupdetect import DupDetector
 from dupdetect.config import Config, ConfigError
-from dupdetect.data import DataError, Pair
+from dupdetect.data import DataError, Pair, read_pairs
 from dupdetect.distill import distill_targets
 from dupdetect.model import Ensemble
 from dupdetect.model.ensemble import mean_probability_logit
@@ -308,6 +308,21 @@ def test_split_seed_holds_out_the_same_dev_pairs_for_every_training_seed(
     assert dev_texts(1, 7) == dev_texts(2, 7)
     assert dev_texts(1, None) != dev_texts(2, None)  # the default: each seed its own split
     assert dev_texts(7, None) == dev_texts(3, 7)
+
+
+def test_folds_cut_train_into_disjoint_dev_splits_that_cover_it(tiny_config: Config) -> None:
+    tiny_config.data.dev, tiny_config.data.folds = None, 3
+    every = [(p.text_a, p.text_b) for p in read_pairs(tiny_config.data.train).pairs]
+    held_out: list[tuple[str, str]] = []
+    for fold in range(3):
+        tiny_config.data.fold = fold
+        train_part, dev = load_splits(tiny_config, np.random.default_rng(5))
+        train_texts = [(p.text_a, p.text_b) for p in train_part]
+        dev_texts = [(p.text_a, p.text_b) for p in dev]
+        assert sorted(train_texts + dev_texts) == sorted(every)
+        assert abs(len(dev) - len(every) / 3) < 1
+        held_out += dev_texts
+    assert sorted(held_out) == sorted(every)  # each pair is held out exactly once
 
 
 def test_ensemble_trains_members_on_one_split_and_scores_their_mean(
