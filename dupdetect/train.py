@@ -92,7 +92,7 @@ def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list
             parts = np.array_split(order, cfg.data.folds)
             dev_idx = parts[cfg.data.fold]
             train_idx = np.concatenate([p for k, p in enumerate(parts) if k != cfg.data.fold])
-            what = f"fold {cfg.data.fold} of {cfg.data.folds} (data.folds)"
+            what = f"data.fold={cfg.data.fold} of data.folds={cfg.data.folds}"
         else:
             n_dev = max(1, round(len(train) * cfg.data.dev_fraction))
             dev_idx, train_idx = order[:n_dev], order[n_dev:]
