@@ -169,6 +169,8 @@ def main() -> None:
 
 
 def cross_validate(args: argparse.Namespace, variants: dict[str, list[str]], threads: int) -> None:
+    """Train every (variant, seed, fold), then print each (variant, seed)'s pooled metrics as
+    mean ± s.d. over seeds. Every variant and seed holds out the same folds."""
     if args.folds < 2:
         raise SystemExit(f"--folds {args.folds}: needs at least 2 folds")
     split = [f"data.folds={args.folds}", f"data.split_seed={args.split_seed}"]
