@@ -37,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 METRICS = ("accuracy", "f1", "roc_auc")
+# how each metric is printed: (scale, decimals); accuracy and F1 as percentages
+SHOWN = {"accuracy": (100, 2), "f1": (100, 2), "roc_auc": (1, 4), "log_loss": (1, 4)}
 # dupdetect's CLI run by this same interpreter, so that the package trained is the one this
 # script imports, with or without an activated environment.
 DUPDETECT = [sys.executable, "-m", "dupdetect.cli"]
@@ -105,20 +107,36 @@ def out_of_fold(out: Path) -> dict:
 
 
 def pooled(folds: list[dict]) -> dict:
-    """Metrics over the union of held-out folds (each pair decided at its fold's threshold)."""
+    """Metrics over the union of held-out folds (each pair decided at its fold's threshold),
+    by dupdetect's own `compute_metrics`: once on the 0/1 decisions, once on the scores."""
     import numpy as np
-    from sklearn import metrics as skm
 
-    y = np.concatenate([f["labels"] for f in folds]).astype(np.int64)
+    from dupdetect.evaluate import compute_metrics
+
+    y = np.concatenate([f["labels"] for f in folds])
     p = np.concatenate([f["probs"] for f in folds])
-    pred = np.concatenate([np.array(f["probs"]) >= f["threshold"] for f in folds])
+    decided = np.concatenate([np.array(f["probs"]) >= f["threshold"] for f in folds])
+    at_folds = compute_metrics(y, decided.astype(np.float64), 0.5)
+    scores = compute_metrics(y, p, 0.5)  # only its threshold-free metrics are used
     return {
-        "accuracy": float(skm.accuracy_score(y, pred)),
-        "f1": float(skm.f1_score(y, pred)),
-        "roc_auc": float(skm.roc_auc_score(y, p)),
-        "log_loss": float(skm.log_loss(y, np.clip(p, 1e-7, 1 - 1e-7))),
+        "accuracy": at_folds["accuracy"],
+        "f1": at_folds["f1"],
+        "roc_auc": scores["roc_auc"],
+        "log_loss": scores["log_loss"],
         "pairs": len(y),
     }
+
+
+def print_row(name: str, overrides: list[str], rows: list[dict], keys: tuple[str, ...]) -> None:
+    """One variant's table row: each metric's mean ± s.d. over seeds, then accuracy per seed."""
+    cells = []
+    for key in keys:
+        scale, digits = SHOWN[key]
+        values = [scale * r[key] for r in rows]
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        cells.append(f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}")
+    per_seed = " / ".join(f"{100 * r['accuracy']:.2f}" for r in rows)
+    print(f"| {name} | {' '.join(overrides) or '(recipe)'} | {' | '.join(cells)} | {per_seed} |")
 
 
 def main() -> None:
@@ -151,17 +169,7 @@ def main() -> None:
     print("| variant | overrides | accuracy | F1 | ROC-AUC | accuracy per seed |")
     print("|---|---|---|---|---|---|")
     for name, overrides in variants.items():
-        rows = [results[(name, s)] for s in args.seeds]
-        cells = []
-        for key in METRICS:
-            values = [100 * r[key] if key != "roc_auc" else r[key] for r in rows]
-            digits = 4 if key == "roc_auc" else 2
-            sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}")
-        per_seed = " / ".join(f"{100 * r['accuracy']:.2f}" for r in rows)
-        print(
-            f"| {name} | {' '.join(overrides) or '(recipe)'} | {' | '.join(cells)} | {per_seed} |"
-        )
+        print_row(name, overrides, [results[(name, s)] for s in args.seeds], METRICS)
     for (name, seed), r in results.items():
         if r["members"]:
             each = " / ".join(f"{100 * a:.2f}" for a in r["members"])
@@ -200,16 +208,7 @@ def cross_validate(args: argparse.Namespace, variants: dict[str, list[str]], thr
     print("|---|---|---|---|---|---|---|")
     for name, overrides in variants.items():
         rows = [results[(name, s)] for s in args.seeds]
-        cells = []
-        for key, scale, digits in (("accuracy", 100, 2), ("f1", 100, 2), ("roc_auc", 1, 4),
-                                   ("log_loss", 1, 4)):  # fmt: skip
-            values = [scale * r[key] for r in rows]
-            sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}")
-        per_seed = " / ".join(f"{100 * r['accuracy']:.2f}" for r in rows)
-        print(
-            f"| {name} | {' '.join(overrides) or '(recipe)'} | {' | '.join(cells)} | {per_seed} |"
-        )
+        print_row(name, overrides, rows, (*METRICS, "log_loss"))
 
 
 if __name__ == "__main__":
