@@ -21,7 +21,10 @@ models, on fold k held out for k = 0..K-1 (`data.folds`, drawn with `--split-see
 variant and seed sees the same folds), in OUT/NAME-seedSEED-foldK. Each model's scores on its
 held-out fold are saved there as oof.json, and the table gives the pooled out-of-fold metrics
 over every training pair: accuracy and F1 at each fold's own dev-tuned threshold, ROC-AUC and
-log loss of the pooled probabilities.
+log loss of the pooled probabilities. `--threshold-metric accuracy|f1` re-tunes each fold's
+threshold on its held-out scores for that metric instead of using the one training saved
+(which followed `train.threshold_metric`): what the other choice would give, from the cached
+scores, without training again.
 """
 
 from __future__ import annotations
@@ -106,16 +109,23 @@ def out_of_fold(out: Path) -> dict:
     return json.loads(cache.read_text())
 
 
-def pooled(folds: list[dict]) -> dict:
+def pooled(folds: list[dict], threshold_metric: str | None = None) -> dict:
     """Metrics over the union of held-out folds (each pair decided at its fold's threshold),
-    by dupdetect's own `compute_metrics`: once on the 0/1 decisions, once on the scores."""
+    by dupdetect's own `compute_metrics`: once on the 0/1 decisions, once on the scores.
+    With `threshold_metric`, each fold's threshold is tuned again on its own held-out scores
+    for that metric ("accuracy" or "f1"), as training tunes it on dev."""
     import numpy as np
 
-    from dupdetect.evaluate import compute_metrics
+    from dupdetect.evaluate import compute_metrics, tune_threshold
+
+    def threshold(f: dict) -> float:
+        if threshold_metric is None:
+            return f["threshold"]
+        return tune_threshold(np.array(f["labels"]), np.array(f["probs"]), threshold_metric)
 
     y = np.concatenate([f["labels"] for f in folds])
     p = np.concatenate([f["probs"] for f in folds])
-    decided = np.concatenate([np.array(f["probs"]) >= f["threshold"] for f in folds])
+    decided = np.concatenate([np.array(f["probs"]) >= threshold(f) for f in folds])
     at_folds = compute_metrics(y, decided.astype(np.float64), 0.5)
     scores = compute_metrics(y, p, 0.5)  # only its threshold-free metrics are used
     return {
@@ -148,12 +158,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--folds", type=int, default=0, help="cross-validate over K folds")
     parser.add_argument("--split-seed", type=int, default=42, help="draws the folds")
+    parser.add_argument(
+        "--threshold-metric", choices=["accuracy", "f1"],
+        help="with --folds: re-tune each fold's threshold for this metric (default: as saved)",
+    )  # fmt: skip
     args = parser.parse_args()
     variants = dict(parse_variant(v) for v in args.variant)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     if args.folds:
         cross_validate(args, variants, threads)
         return
+    if args.threshold_metric:
+        raise SystemExit("--threshold-metric re-tunes out-of-fold thresholds: it needs --folds")
     tasks = [(name, seed) for name in variants for seed in args.seeds]
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = {}
@@ -193,7 +209,8 @@ def cross_validate(args: argparse.Namespace, variants: dict[str, list[str]], thr
             future.result()
     results = {
         (name, seed): pooled(
-            [out_of_fold(args.out / f"{name}-seed{seed}-fold{k}") for k in range(args.folds)]
+            [out_of_fold(args.out / f"{name}-seed{seed}-fold{k}") for k in range(args.folds)],
+            args.threshold_metric,
         )
         for name in variants
         for seed in args.seeds
@@ -202,7 +219,8 @@ def cross_validate(args: argparse.Namespace, variants: dict[str, list[str]], thr
     n = next(iter(results.values()))["pairs"]
     print(
         f"\n{args.config}, {args.folds}-fold cross-validation (folds drawn with seed "
-        f"{args.split_seed}), out-of-fold over {n:,} pairs, seeds {seeds}, mean ± s.d.\n"
+        f"{args.split_seed}), out-of-fold over {n:,} pairs, seeds {seeds}, mean ± s.d.; "
+        f"thresholds: {args.threshold_metric or 'as saved'}\n"
     )
     print("| variant | overrides | accuracy | F1 | ROC-AUC | log loss | accuracy per seed |")
     print("|---|---|---|---|---|---|---|")

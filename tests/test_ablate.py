@@ -25,6 +25,16 @@ def test_pooled_metrics_decide_each_fold_at_its_own_threshold() -> None:
     assert m["roc_auc"] == pytest.approx(0.75)  # the pooled ranking puts 0.7 above 0.6
 
 
+def test_pooled_metrics_can_retune_each_fold_for_f1() -> None:
+    ablate = load_script("ablate")
+    folds = [{"threshold": 0.5, "labels": [1, 1, 0], "probs": [0.9, 0.3, 0.4]}]
+    saved = ablate.pooled(folds)  # 0.9 the only positive call: one hit, one miss
+    assert saved["accuracy"] == pytest.approx(2 / 3) and saved["f1"] == pytest.approx(2 / 3)
+    f1 = ablate.pooled(folds, "f1")  # best F1 calls all three duplicates: 2 hits, 1 false alarm
+    assert f1["accuracy"] == pytest.approx(2 / 3) and f1["f1"] == pytest.approx(0.8)
+    assert f1["roc_auc"] == saved["roc_auc"]  # thresholds do not move the ranking
+
+
 def test_cross_validation_scores_every_training_pair_once(
     pair_files: tuple[Path, Path], tmp_path: Path
 ) -> None:
