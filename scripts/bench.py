@@ -334,11 +334,10 @@ def bert_backends(
 def bert_int8_session(
     model: nn.Module, work: Path
 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """`model` exported to ONNX (batch and length dynamic) and quantised to int8 with ONNX
-    Runtime's dynamic quantisation, the settings of `dupdetect.export._quantize`: (ids (B, L),
-    mask (B, L)) -> logits (B, 2)."""
-    import onnxruntime as ort
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """`model` exported to ONNX (batch and length dynamic) and quantised to int8 by
+    `dupdetect.export`'s own quantiser and session, so that BERT's int8 is built and served
+    exactly as dupdetect's is: (ids (B, L), mask (B, L)) -> logits (B, 2)."""
+    from dupdetect.export import _quantize, _session
 
     fp32, int8 = work / "bert.onnx", work / "bert.int8.onnx"
     ids = torch.full((2, 8), 103, dtype=torch.long)
@@ -350,8 +349,8 @@ def bert_int8_session(
         dynamic_shapes=shapes, external_data=False, verbose=False,
     )  # fmt: skip
     program.save(fp32, external_data=False)
-    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8, reduce_range=True)
-    session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    _quantize(fp32, int8)
+    session = _session(int8)
 
     def logits(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
