@@ -69,6 +69,8 @@ def training_batches(
 
 def inference_batches(lengths: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
     """Batches of the pairs sorted by length (callers put results back in input order)."""
+    if batch_size < 1:  # range() would yield no batch at all, leaving every score unset
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     order = np.argsort(lengths, kind="stable")
     for start in range(0, len(order), batch_size):
         yield order[start : start + batch_size]

@@ -8,6 +8,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -153,16 +154,38 @@ def _cmd_plot(args: argparse.Namespace) -> None:
     print(f"wrote {plot_run(args.run, args.output)}")
 
 
+def _threshold(text: str) -> float:
+    """argparse type: a decision threshold, a probability in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
+    return value + 0.0  # -0.0 -> 0.0
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by `evaluate` and `predict`: reading pairs and scoring them."""
     parser.add_argument("--format", default="auto", choices=["auto", *FORMATS])
     parser.add_argument(
-        "--threshold", type=float, help="decision threshold (default: the saved one)"
+        "--threshold", type=_threshold, help="decision threshold (default: the saved one)"
     )
     parser.add_argument(
         "--skip-bad-rows", action="store_true", help="skip malformed rows, count them"
     )
-    parser.add_argument("--batch-size", type=int, default=SCORING_BATCH)
+    parser.add_argument("--batch-size", type=_positive_int, default=SCORING_BATCH)
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--backend", default="torch", choices=BACKENDS,

@@ -10,6 +10,7 @@ or a value of the wrong type is a :class:`ConfigError`, never silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -188,13 +189,15 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return value
     if isinstance(value, bool) and tp is not bool:
         raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-    if tp is float and isinstance(value, (int, float)):
-        return float(value)
-    if tp is float and isinstance(value, str):
+    if tp is float and isinstance(value, (int, float, str)):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
-            pass
+            number = None
+        if number is not None and not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        if number is not None:
+            return number
     elif tp in (int, bool, str) and isinstance(value, tp):
         return value
     raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
@@ -243,7 +246,11 @@ def _validate(cfg: Config) -> None:
         "tokenizer.min_frequency": cfg.tokenizer.min_frequency,
         "train.bucket_size": cfg.train.bucket_size,
         "train.log_every": cfg.train.log_every,
+        "train.patience": cfg.train.patience,
     }
+    for key in ("max_train_pairs", "max_dev_pairs"):
+        if getattr(cfg.data, key) is not None:  # None: all pairs
+            positive[f"data.{key}"] = getattr(cfg.data, key)
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"{key}: must be >= 1, got {value}")
@@ -284,8 +291,20 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"train.ema_decay: must be in [0, 1), got {cfg.train.ema_decay}")
     if cfg.train.decay_steps < 0:
         raise ConfigError(f"train.decay_steps: must be >= 0, got {cfg.train.decay_steps}")
-    if cfg.train.lr <= 0:
-        raise ConfigError(f"train.lr: must be > 0, got {cfg.train.lr}")
+    for key in ("lr", "grad_clip"):
+        if getattr(cfg.train, key) <= 0:
+            raise ConfigError(f"train.{key}: must be > 0, got {getattr(cfg.train, key)}")
+    if cfg.train.max_minutes is not None and cfg.train.max_minutes <= 0:
+        raise ConfigError(
+            f"train.max_minutes: must be > 0 (or null: no cap), got {cfg.train.max_minutes}"
+        )
+    for key in ("weight_decay", "warmup_steps", "eval_every"):
+        if getattr(cfg.train, key) < 0:
+            raise ConfigError(f"train.{key}: must be >= 0, got {getattr(cfg.train, key)}")
+    if not 0.0 < cfg.train.plateau_factor <= 1.0:
+        raise ConfigError(
+            f"train.plateau_factor: must be in (0, 1], got {cfg.train.plateau_factor}"
+        )
     if cfg.train.vectors_vocab and not cfg.train.vectors:
         raise ConfigError("train.vectors_vocab: needs train.vectors (a vectors file)")
     if not 0.0 <= cfg.train.distill_weight <= 1.0:

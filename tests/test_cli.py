@@ -205,6 +205,30 @@ def test_unknown_device_is_an_error(model_dir: Path, capsys: pytest.CaptureFixtu
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--threshold", "nan"), ("--threshold", "1.5"), ("--threshold", "high"),
+     ("--batch-size", "0"), ("--batch-size", "-3"), ("--batch-size", "2.5")],
+)  # fmt: skip
+def test_bad_scoring_options_are_refused_before_any_scoring(
+    model_dir: Path, capsys: pytest.CaptureFixture, option: str, value: str
+) -> None:
+    # --batch-size -3 once printed probabilities of 1e+233: no batch was scored, and the
+    # output array was never filled. --threshold nan called every pair "not duplicate".
+    for command in (["predict", str(model_dir), "a b", "b a"],
+                    ["evaluate", str(model_dir), str(model_dir.parent / "dev.tsv")]):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_info:
+            main([*command, option, value])
+        assert exit_info.value.code == 2
+        assert f"argument {option}: must be" in capsys.readouterr().err
+
+
+def test_the_api_refuses_a_batch_size_below_one(model_dir: Path) -> None:
+    detector = DupDetector.load(model_dir, device="cpu")
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        detector.predict([("a b", "b a")], batch_size=0)
+
+
 def test_predict_needs_two_texts_or_a_file(model_dir: Path) -> None:
     with pytest.raises(SystemExit, match="give two texts"):
         main(["predict", str(model_dir), "only one"])

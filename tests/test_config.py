@@ -53,6 +53,23 @@ def test_yaml_exponent_without_dot_is_a_float() -> None:
         ("train.decay_steps=-1", "train.decay_steps: must be >= 0"),
         ("train.label_smoothing=-0.1", "train.label_smoothing: must be in [0, 1)"),
         ("train.vectors_vocab=true", "train.vectors_vocab: needs train.vectors"),
+        # nan passes every "< 0" check, and torch then fails with a traceback or trains on
+        # garbage: non-finite numbers are refused where they are read
+        ("train.lr=nan", "train.lr: expected a finite number, got 'nan'"),
+        ("train.lr=.inf", "train.lr: expected a finite number, got inf"),
+        ("model.dropout=.nan", "model.dropout: expected a finite number"),
+        ("train.weight_decay=-0.01", "train.weight_decay: must be >= 0"),
+        # a negative max norm flips every gradient's sign (clip_grad_norm_ scales by it)
+        ("train.grad_clip=-1", "train.grad_clip: must be > 0"),
+        ("train.grad_clip=0", "train.grad_clip: must be > 0"),
+        ("train.max_minutes=0", "train.max_minutes: must be > 0 (or null: no cap)"),
+        ("train.warmup_steps=-5", "train.warmup_steps: must be >= 0"),
+        ("train.eval_every=-1", "train.eval_every: must be >= 0"),
+        ("train.patience=0", "train.patience: must be >= 1"),
+        ("train.plateau_factor=0", "train.plateau_factor: must be in (0, 1]"),
+        ("train.plateau_factor=2", "train.plateau_factor: must be in (0, 1]"),
+        ("data.max_train_pairs=0", "data.max_train_pairs: must be >= 1"),
+        ("data.max_dev_pairs=-1", "data.max_dev_pairs: must be >= 1"),
         ("train", "expected key=value"),
     ],
 )
@@ -60,6 +77,17 @@ def test_bad_overrides_are_clear_errors(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=None) as err:
         load_config(None, [override])
     assert message in str(err.value)
+
+
+def test_the_limits_themselves_are_allowed() -> None:
+    cfg = load_config(
+        None,
+        ["train.max_minutes=null", "train.plateau_factor=1", "train.weight_decay=0",
+         "train.eval_every=0", "data.max_train_pairs=1", "data.max_dev_pairs=null"],
+    )  # fmt: skip
+    assert (cfg.train.max_minutes, cfg.train.plateau_factor, cfg.data.max_train_pairs) == (
+        None, 1.0, 1,
+    )  # fmt: skip
 
 
 def test_folds_need_train_to_cut_dev_from() -> None:
