@@ -205,7 +205,11 @@ class DupDetector:
                 )
         try:
             meta = json.loads((root / CONFIG_FILE).read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ConfigError("expected a JSON object")
             threshold = float(meta.pop("threshold"))
+            if not 0.0 <= threshold <= 1.0:  # also rejects nan
+                raise ConfigError(f"threshold must be in [0, 1], got {threshold}")
             meta.pop("dupdetect_version", None)
             if meta.pop("format_version", None) != FORMAT_VERSION:
                 raise ConfigError(f"format_version is not {FORMAT_VERSION}")
@@ -216,6 +220,12 @@ class DupDetector:
             tokenizer = load_tokenizer(root / TOKENIZER_FILE)
         except Exception as e:  # the Rust side raises a bare Exception
             raise ModelDirError(f"{root / TOKENIZER_FILE}: cannot be read: {e}") from None
+        tokens = tokenizer.get_vocab_size() + config.tokenizer.oov_buckets  # as training set it
+        if config.model.vocab_size != tokens:  # ids past the embedding table would crash scoring
+            raise ModelDirError(
+                f"{root / TOKENIZER_FILE}: {tokens:,} token ids do not fit {CONFIG_FILE}'s "
+                f"model.vocab_size {config.model.vocab_size:,}: the files are of different models"
+            )
         try:
             with safe_open(str(root / WEIGHTS_FILE), "pt") as f:  # read once: tensors, metadata
                 state = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (not a dict)

@@ -138,7 +138,12 @@ def build_tokenizer(
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
-    return Tokenizer.from_file(str(path))
+    """A saved tokenizer.json; ValueError unless [PAD] and [UNK] have the ids padding and
+    unknown words rely on (a hand-edited or foreign file would fail later, mid-scoring)."""
+    tok = Tokenizer.from_file(str(path))
+    if tok.token_to_id(PAD) != PAD_ID or tok.token_to_id(UNK) != UNK_ID:
+        raise ValueError(f"not a dupdetect tokenizer: it needs {PAD} = {PAD_ID}, {UNK} = {UNK_ID}")
+    return tok
 
 
 def oov_bucket(word: str, vocab_size: int, buckets: int) -> int:

@@ -143,6 +143,43 @@ def test_missing_and_corrupt_model_directories(
     )
 
 
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        # a saved threshold of nan called every pair "not duplicate", silently
+        (lambda d: _edit_config(d, threshold=float("nan")), "threshold must be in [0, 1], got nan"),
+        (lambda d: _edit_config(d, threshold=3), "threshold must be in [0, 1], got 3.0"),
+        (lambda d: (d / "config.json").write_text("[1]"), "expected a JSON object"),
+        # another model's tokenizer gives ids past the embedding table: IndexError mid-scoring
+        (lambda d: _edit_config(d, vocab_size=10), "token ids do not fit config.json's"),
+        (
+            lambda d: (d / "tokenizer.json").write_text(
+                '{"version": "1.0", "model": {"type": "WordLevel", "vocab": {"a": 0}, '
+                '"unk_token": "[UNK]"}}'
+            ),
+            "tokenizer.json: cannot be read: not a dupdetect tokenizer",
+        ),
+    ],
+    ids=["nan threshold", "threshold 3", "not an object", "vocab size differs", "no [UNK]"],
+)
+def test_damaged_model_files_are_one_clear_error(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path, damage, message: str
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    damage(broken)
+    assert message in _error(["predict", str(broken), "a", "b"], capsys)
+
+
+def _edit_config(directory: Path, threshold: float | None = None, vocab_size: int = 0) -> None:
+    meta = json.loads((directory / "config.json").read_text())
+    if threshold is not None:
+        meta["threshold"] = threshold
+    if vocab_size:
+        meta["model"]["vocab_size"] = vocab_size
+    (directory / "config.json").write_text(json.dumps(meta))  # writes nan as NaN, as json reads
+
+
 def test_an_ensembles_shared_frozen_table_is_stored_once(
     model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path
 ) -> None:
