@@ -26,7 +26,25 @@ from dupdetect.evaluate import SCORING_BATCH, compute_metrics, format_metrics
 from dupdetect.export import INT8_FILE, ExportError, export_onnx
 from dupdetect.vectors import VectorsError
 
-EXPECTED_ERRORS = (ConfigError, DataError, ModelDirError, DeviceError, VectorsError, ExportError)
+
+class OutputError(Exception):
+    """An output file that cannot be written where asked (found before any work is done)."""
+
+
+EXPECTED_ERRORS = (
+    ConfigError, DataError, ModelDirError, DeviceError, VectorsError, ExportError, OutputError
+)  # fmt: skip
+
+
+def _check_output(path: str | None) -> None:
+    """Fail at once, not after minutes of scoring, when `path` cannot be a file to write."""
+    if path is None or path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(f"{target}: is a directory; give a file name to write")
+    if not target.parent.is_dir():
+        raise OutputError(f"{target}: its directory {target.parent} does not exist")
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -67,6 +85,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
+    _check_output(args.errors)
     detector = DupDetector.load(args.model_dir, device=args.device, backend=args.backend)
     pf = read_pairs(args.data, args.format, skip_bad=args.skip_bad_rows)
     if pf.skipped:
@@ -107,6 +126,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         raise SystemExit("dupdetect predict: error: give two texts, or --pairs FILE (- for stdin)")
     if args.pairs is not None and args.texts:
         raise SystemExit("dupdetect predict: error: give either two texts or --pairs, not both")
+    _check_output(args.output)
     detector = DupDetector.load(args.model_dir, device=args.device, backend=args.backend)
     threshold = detector.threshold if args.threshold is None else args.threshold
     if args.pairs is None:
@@ -151,6 +171,7 @@ def _cmd_plot(args: argparse.Namespace) -> None:
         raise SystemExit("dupdetect plot: error: needs matplotlib: pip install 'dupdetect[plot]'")
     from dupdetect.plot import plot_run
 
+    _check_output(args.output)
     print(f"wrote {plot_run(args.run, args.output)}")
 
 
@@ -261,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except EXPECTED_ERRORS as e:
         print(f"dupdetect {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # writing output: a full disk, no permission
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"dupdetect {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"dupdetect {args.command}: interrupted", file=sys.stderr)

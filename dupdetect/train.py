@@ -422,8 +422,14 @@ def combine(
     """
     if len(member_dirs) < 2:
         raise ConfigError(f"an ensemble needs at least 2 model directories, got {len(member_dirs)}")
+    resolved = [Path(d).resolve() for d in member_dirs]
+    twice = next(
+        (d for d, r in zip(member_dirs, resolved, strict=True) if resolved.count(r) > 1), None
+    )
+    if twice is not None:  # its copies would agree on every pair: no ensemble at all
+        raise ConfigError(f"{twice}: given twice; each member must be a different model")
     out = Path(out_dir)
-    if any(out.resolve() == Path(d).resolve() for d in member_dirs):
+    if out.resolve() in resolved:
         raise ConfigError(f"{out}: is one of the members; write the ensemble somewhere else")
     members = [DupDetector.load(d, device=device) for d in member_dirs]
     first, first_dir = members[0].config, member_dirs[0]

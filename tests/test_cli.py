@@ -266,6 +266,25 @@ def test_the_api_refuses_a_batch_size_below_one(model_dir: Path) -> None:
         detector.predict([("a b", "b a")], batch_size=0)
 
 
+def test_an_output_that_cannot_be_written_fails_before_scoring(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dupdetect.cli as cli
+
+    def no_loading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the output path was checked")
+
+    monkeypatch.setattr(cli.DupDetector, "load", no_loading)
+    dev, missing = str(model_dir.parent / "dev.tsv"), str(tmp_path / "no" / "out.jsonl")
+    for command, message in (
+        (["evaluate", str(model_dir), dev, "--errors", str(tmp_path)], "is a directory"),
+        (["evaluate", str(model_dir), dev, "--errors", missing], f"{tmp_path / 'no'} does not"),
+        (["predict", str(model_dir), "--pairs", dev, "-o", str(tmp_path)], "is a directory"),
+        (["plot", str(model_dir), "-o", str(tmp_path / "no" / "c.png")], "does not exist"),
+    ):
+        assert message in _error(command, capsys)
+
+
 def test_predict_needs_two_texts_or_a_file(model_dir: Path) -> None:
     with pytest.raises(SystemExit, match="give two texts"):
         main(["predict", str(model_dir), "only one"])
@@ -344,6 +363,7 @@ def test_ensemble_of_separately_trained_models(
         ([model_dir, wider], f"{wider}: differs from {model_dir} in model.hidden_size"),
         ([model_dir, out], f"{out}: is an ensemble already"),
         ([model_dir, tmp_path / "nowhere"], "no such model directory"),
+        ([model_dir, other, model_dir / "."], f"{model_dir}: given twice"),
     ):
         code, _, err = run(["ensemble", *map(str, members), "--out", str(tmp_path / "x")], capsys)
         assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
