@@ -27,6 +27,7 @@ from tokenizers import Tokenizer
 from dupdetect import __version__
 from dupdetect.batching import EncodedPairs
 from dupdetect.config import Config, ConfigError, config_from_dict
+from dupdetect.data import Pair
 from dupdetect.device import resolve_device
 from dupdetect.evaluate import SCORING_BATCH, predict_proba
 from dupdetect.model import Matcher, build_model
@@ -129,16 +130,20 @@ class DupDetector:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def encode(self, pairs: Iterable[Sequence[str]]) -> EncodedPairs:
+    def encode(self, pairs: Iterable[Sequence[str] | Pair]) -> EncodedPairs:
         """Tokenise (text_a, text_b) pairs (or Pair objects) into ids. An empty or
-        whitespace-only text is a ValueError naming the pair: it has nothing to compare."""
+        whitespace-only text is a ValueError naming the pair: it has nothing to compare;
+        anything but a pair (a bare string, a 3-tuple) is a TypeError naming it."""
+        if isinstance(pairs, (str, bytes)):
+            raise TypeError("pairs: expected (text_a, text_b) pairs, got one string")
         a, b = [], []
         for i, pair in enumerate(pairs):
-            texts = (
-                (pair[0], pair[1])
-                if isinstance(pair, (tuple, list))
-                else (pair.text_a, pair.text_b)
-            )
+            if isinstance(pair, Pair):
+                texts = (pair.text_a, pair.text_b)
+            elif isinstance(pair, (tuple, list)) and len(pair) == 2:
+                texts = (pair[0], pair[1])
+            else:
+                raise TypeError(f"pair {i}: expected (text_a, text_b), got {pair!r:.80}")
             for name, text in zip(("text_a", "text_b"), texts, strict=True):
                 if not isinstance(text, str) or not text.strip():
                     raise ValueError(f"pair {i}: {name} must be a non-empty string, got {text!r}")
@@ -148,7 +153,7 @@ class DupDetector:
         return EncodedPairs(encode(self.tokenizer, a, cfg), encode(self.tokenizer, b, cfg))
 
     def predict(
-        self, pairs: Iterable[Sequence[str]], batch_size: int = SCORING_BATCH
+        self, pairs: Iterable[Sequence[str] | Pair], batch_size: int = SCORING_BATCH
     ) -> np.ndarray:
         """P(duplicate) for each (text_a, text_b) pair, in order: (N,) float64 in [0, 1]."""
         return self.predict_encoded(self.encode(pairs), batch_size)

@@ -260,10 +260,20 @@ def test_bad_scoring_options_are_refused_before_any_scoring(
         assert f"argument {option}: must be" in capsys.readouterr().err
 
 
-def test_the_api_refuses_a_batch_size_below_one(model_dir: Path) -> None:
+def test_the_api_refuses_what_it_cannot_score_whole(model_dir: Path) -> None:
     detector = DupDetector.load(model_dir, device="cpu")
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         detector.predict([("a b", "b a")], batch_size=0)
+    # a third text was dropped silently; a bare string failed deep inside with AttributeError
+    with pytest.raises(
+        TypeError, match=r"pair 1: expected \(text_a, text_b\), got \('a', 'b', 'c'\)"
+    ):
+        detector.predict([("a b", "b a"), ("a", "b", "c")])
+    with pytest.raises(TypeError, match="pair 0: expected"):
+        detector.predict([{"text_a": "a", "text_b": "b"}])
+    with pytest.raises(TypeError, match="got one string"):
+        detector.predict("a b")
+    assert detector.predict([["a b", "b a"]]) == pytest.approx(detector.predict([("a b", "b a")]))
 
 
 def test_an_output_that_cannot_be_written_fails_before_scoring(
