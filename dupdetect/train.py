@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from dupdetect.batching import EncodedPairs, collate, training_batches
 from dupdetect.config import Config, ConfigError, TokenizerConfig
-from dupdetect.data import Pair, PairFile, read_pairs
+from dupdetect.data import DataError, Pair, PairFile, read_pairs
 from dupdetect.detector import METRICS_FILE, DupDetector, write_json
 from dupdetect.device import resolve_device
 from dupdetect.distill import distill_targets
@@ -106,6 +106,15 @@ def load_splits(cfg: Config, rng: np.random.Generator) -> tuple[list[Pair], list
             keep = np.sort(rng.choice(len(pairs), size=limit, replace=False))
             pairs[:] = [pairs[i] for i in keep]
             log.info(f"{name}: using a random {limit:,} of them (data.max_{name}_pairs)")
+    if not train or not dev:  # a split too small to hold out dev, or a fold with no pairs
+        missing = "none to train on" if not train else "no dev pairs"
+        raise DataError(cfg.data.train, None, f"the split leaves {missing}; give more pairs")
+    labels = {p.label for p in train}
+    if len(labels) == 1:  # most often a wrong label column; the model would learn nothing
+        raise DataError(
+            cfg.data.train, None, f"all {len(train):,} training pairs have label "
+            f"{labels.pop()}; training needs both 0 and 1",
+        )  # fmt: skip
     return train, dev
 
 

@@ -76,6 +76,8 @@ def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> Vecto
             table[idx] = torch.tensor([float(x) for x in parts[1:]])
         except ValueError:
             raise VectorsError(f"{path}:{line_no}: not a number in the vector") from None
+        if not torch.isfinite(table[idx]).all():  # float() reads "nan" and "inf" as numbers
+            raise VectorsError(f"{path}:{line_no}: nan or inf in the vector of {parts[0]!r}")
         seen.add(idx)
     if seen:  # the rows not found start random, on the same scale as the rows found
         found = torch.zeros(vocab_size, dtype=torch.bool)

@@ -87,6 +87,27 @@ def test_training_is_reproducible_with_a_seed(tiny_config: Config, tmp_path: Pat
     assert len(first) >= 5 and first == second
 
 
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        # one pair: the dev split takes it, and training ran 0 steps and saved a model
+        ([("a b", "b a", 1)], "train.tsv: the split leaves none to train on"),
+        # a one-label file (often a wrong label column) trained a model that learnt nothing
+        ([(f"a {i}", f"b {i}", 1) for i in range(20)], "all 18 training pairs have label 1"),
+    ],
+    ids=["one pair", "one label"],
+)
+def test_a_train_split_that_cannot_train_is_one_clear_error(
+    tiny_config: Config, tmp_path: Path, pairs: list[tuple[str, str, int]], message: str
+) -> None:
+    from conftest import write_tsv
+
+    tiny_config.data.train = str(write_tsv(tmp_path / "train.tsv", pairs))
+    tiny_config.data.dev = None
+    with pytest.raises(DataError, match=message):
+        load_splits(tiny_config, np.random.default_rng(0))
+
+
 def test_without_dev_file_a_seeded_share_of_train_is_held_out(
     tiny_config: Config, tmp_path: Path
 ) -> None:
@@ -150,6 +171,9 @@ def test_pretrained_vectors_fill_the_rows_they_cover(tiny_config: Config, tmp_pa
     assert str(coverage) == "2 of 8 vocabulary tokens found (25.0%)"
     path.write_text("how 1.0\n", encoding="utf-8")
     with pytest.raises(VectorsError, match=r"vectors.txt:1: expected a word and 2 numbers"):
+        load_vectors(path, tok, table)
+    path.write_text("age 0.5 0.5\nold nan 1.0\n", encoding="utf-8")  # float() reads "nan"
+    with pytest.raises(VectorsError, match=r"vectors.txt:2: nan or inf in the vector of 'old'"):
         load_vectors(path, tok, table)
 
 
