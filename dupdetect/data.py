@@ -198,7 +198,8 @@ def _format_from_name(name: str) -> str | None:
             name,
             None,
             f"cannot tell the format from the extension {ext or '(none)'!r}; "
-            f"pass fmt= one of {FORMATS}",
+            f"give the format, one of {', '.join(FORMATS)} (--format on the command line, "
+            "fmt= in Python)",
         )
     return _EXTENSIONS[ext]
 

@@ -422,7 +422,7 @@ def test_unknown_format_lists_formats(tmp_path: Path) -> None:
 
 def test_unknown_extension(tmp_path: Path) -> None:
     path = write(tmp_path / "p.xlsx", "a\tb\t1\n")
-    assert "pass fmt=" in error_of(path)
+    assert "give the format, one of tsv, csv, mrpc, quora, jsonl (--format" in error_of(path)
     assert read_pairs(path, fmt="tsv").pairs == [Pair("a", "b", 1)]
 
 
