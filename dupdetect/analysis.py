@@ -59,15 +59,19 @@ def _table(
 
 
 def breakdown(
-    data: EncodedPairs, probs: np.ndarray, threshold: float, packing: int = 0
+    lengths: np.ndarray,
+    overlaps: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    threshold: float,
 ) -> dict[str, Any]:
-    """Accuracy per length bucket and per overlap bucket (`packing`: see `overlap`)."""
-    assert data.labels is not None
-    labels = data.labels.astype(np.int64)
+    """Accuracy per length bucket and per overlap bucket. Every argument but `threshold` is
+    (N,): `EncodedPairs.lengths()`, `overlap(...)`, 0/1 labels and P(duplicate)."""
+    labels = labels.astype(np.int64)
     correct = (probs >= threshold).astype(np.int64) == labels
     return {
-        "by_length": _table(data.lengths(), LENGTH_EDGES, LENGTH_NAMES, labels, correct),
-        "by_overlap": _table(overlap(data, packing), OVERLAP_EDGES, OVERLAP_NAMES, labels, correct),
+        "by_length": _table(lengths, LENGTH_EDGES, LENGTH_NAMES, labels, correct),
+        "by_overlap": _table(overlaps, OVERLAP_EDGES, OVERLAP_NAMES, labels, correct),
     }
 
 

@@ -16,8 +16,7 @@ from typing import TextIO
 import numpy as np
 
 from dupdetect import __version__
-from dupdetect.analysis import breakdown, format_breakdown, write_errors
-from dupdetect.batching import EncodedPairs
+from dupdetect.analysis import breakdown, format_breakdown, overlap, write_errors
 from dupdetect.config import ConfigError, load_config
 from dupdetect.data import FORMATS, DataError, Pair, read_pairs
 from dupdetect.detector import BACKENDS, WEIGHTS_FILE, DupDetector, ModelDirError
@@ -91,13 +90,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if pf.skipped:
         print(f"{args.data}: skipped {pf.skipped:,} bad rows", file=sys.stderr)
     threshold = detector.threshold if args.threshold is None else args.threshold
-    data = detector.encode(pf.pairs)
-    data.labels = np.array([p.label for p in pf.pairs], dtype=np.float32)
-    probs = detector.predict_encoded(data, args.batch_size)
-    metrics = compute_metrics(data.labels, probs, threshold)
+    labels = np.array([p.label for p in pf.pairs], dtype=np.float32)
+    packing = detector.config.model.vocab_size if detector.config.model.words else 0
+    scored = [  # chunk by chunk: memory stays flat (DupDetector.encode_chunks)
+        (detector.predict_encoded(data, args.batch_size), data.lengths(), overlap(data, packing))
+        for data in detector.encode_chunks(pf.pairs)
+    ]
+    probs, lengths, overlaps = (np.concatenate(column) for column in zip(*scored, strict=True))
+    metrics = compute_metrics(labels, probs, threshold)
     metrics["data"] = str(args.data)
-    model_cfg = detector.config.model
-    tables = breakdown(data, probs, threshold, model_cfg.vocab_size if model_cfg.words else 0)
+    tables = breakdown(lengths, overlaps, labels, probs, threshold)
     if args.errors:
         n = write_errors(args.errors, pf.pairs, probs, threshold)
         print(f"wrote {n:,} misclassified pairs to {args.errors}", file=sys.stderr)
@@ -141,8 +143,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     pf = read_pairs(args.pairs, fmt, skip_bad=args.skip_bad_rows, require_labels=False)
     if pf.skipped:
         print(f"{args.pairs}: skipped {pf.skipped:,} bad rows", file=sys.stderr)
-    data: EncodedPairs = detector.encode(pf.pairs)
-    probs = detector.predict_encoded(data, args.batch_size)
+    probs = detector.predict(pf.pairs, args.batch_size)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             _write_predictions(f, pf.pairs, probs, threshold)

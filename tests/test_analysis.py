@@ -22,7 +22,8 @@ def test_breakdown_counts_and_accuracy_per_bucket() -> None:
     data = EncodedPairs(
         [[2, 3], [2, 3] * 6, [4]], [[2, 3], [7] * 10, [5]], np.array([1, 0, 1], np.float32)
     )
-    tables = breakdown(data, np.array([0.9, 0.8, 0.1]), threshold=0.5)
+    probs = np.array([0.9, 0.8, 0.1])
+    tables = breakdown(data.lengths(), overlap(data), data.labels, probs, threshold=0.5)
     short, mid = tables["by_length"][0], tables["by_length"][1]
     assert (short["pairs"], short["accuracy"]) == (2, 0.5)  # lengths 2 and 1
     assert (mid["pairs"], mid["accuracy"]) == (1, 0.0)  # length 12, a false positive

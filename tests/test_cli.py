@@ -276,6 +276,29 @@ def test_the_api_refuses_what_it_cannot_score_whole(model_dir: Path) -> None:
     assert detector.predict([["a b", "b a"]]) == pytest.approx(detector.predict([("a b", "b a")]))
 
 
+def test_scoring_chunk_by_chunk_gives_each_pair_its_own_score(
+    model_dir: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dupdetect.detector
+
+    detector = DupDetector.load(model_dir, device="cpu")
+    pairs = [(f"buy a new phone {'x ' * (i % 4)}", f"phone {i}") for i in range(8)]
+    chunks = list(detector.encode_chunks(iter(pairs), size=3))  # a generator: never held whole
+    assert [len(chunk) for chunk in chunks] == [3, 3, 2]
+    by_chunk = np.concatenate([detector.predict_encoded(chunk) for chunk in chunks])
+    np.testing.assert_allclose(by_chunk, detector.predict(pairs), atol=1e-6)
+    with pytest.raises(ValueError, match="pair 4: text_b must be a non-empty string"):
+        list(detector.encode_chunks([*pairs[:4], ("a", " ")], size=3))  # counted across chunks
+
+    dev = str(model_dir.parent / "dev.tsv")  # 80 pairs: one chunk, then chunks of 7
+    whole = json.loads(run(["evaluate", str(model_dir), dev, "--json"], capsys)[1])
+    monkeypatch.setattr(dupdetect.detector, "ENCODE_CHUNK", 7)
+    chunked = json.loads(run(["evaluate", str(model_dir), dev, "--json"], capsys)[1])
+    for key in ("pairs", "confusion_matrix", "by_length", "by_overlap"):
+        assert chunked[key] == whole[key]
+    assert chunked["log_loss"] == pytest.approx(whole["log_loss"], abs=1e-6)
+
+
 def test_an_output_that_cannot_be_written_fails_before_scoring(
     model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
