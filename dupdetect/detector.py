@@ -100,8 +100,8 @@ class ModelDirError(ValueError):
 
 
 # Pairs tokenised at a time when scoring (`encode_chunks`). Ids held as Python lists cost
-# about 2.4 kB a pair (LCQMC train: +584 MB for 238,766 pairs), which would fill 24 GB at
-# ~10^7 pairs if a file were encoded whole; a chunk of 50,000 costs ~140 MB, and scoring
+# about 2.5 KiB a pair (LCQMC train: +584 MiB for 238,766 pairs), which would fill 24 GB at
+# ~10^7 pairs if a file were encoded whole; a chunk of 50,000 costs ~140 MiB, and scoring
 # (~0.4 ms a pair here) dwarfs the per-chunk overhead.
 ENCODE_CHUNK = 50_000
 
