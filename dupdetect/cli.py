@@ -58,6 +58,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         overrides.append(f"train.device={args.device}")
     cfg = load_config(args.config, overrides)
     out = args.out or Path("runs") / (Path(args.config).stem if args.config else "model")
+    if out.exists() and not out.is_dir():  # found now, not after reading the data
+        raise OutputError(f"{out}: is a file; --out names the model directory to write")
     result = train(cfg, out)
     print(format_metrics(result.dev_metrics, title=f"dev metrics of the saved model ({out})"))
     for k, member in enumerate(result.members, start=1):

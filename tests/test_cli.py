@@ -314,6 +314,7 @@ def test_an_output_that_cannot_be_written_fails_before_scoring(
         (["evaluate", str(model_dir), dev, "--errors", missing], f"{tmp_path / 'no'} does not"),
         (["predict", str(model_dir), "--pairs", dev, "-o", str(tmp_path)], "is a directory"),
         (["plot", str(model_dir), "-o", str(tmp_path / "no" / "c.png")], "does not exist"),
+        (["train", "--config", TINY, "--out", dev], "dev.tsv: is a file; --out names the model"),
     ):
         assert message in _error(command, capsys)
 
