@@ -462,7 +462,12 @@ def combine(
     cfg = copy.deepcopy(first)
     cfg.data.split_seed = theirs["data.split_seed"]
     cfg.train.device = device
-    dev_metrics = _save_ensemble(cfg, members, out)
+    try:
+        dev_metrics = _save_ensemble(cfg, members, out)
+    except DataError as e:  # say why `ensemble` reads data at all, and from where
+        why = "the ensemble re-reads its members' dev pairs to tune its threshold; their "
+        why += "data paths are relative to the directory they were trained from"
+        raise DataError(e.path, e.line, f"{e.problem} ({why})") from None
     saved = [_read_metrics(Path(d)) for d in member_dirs]
     summary: dict[str, Any] = {
         "dev": dev_metrics,

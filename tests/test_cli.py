@@ -403,3 +403,14 @@ def test_ensemble_of_separately_trained_models(
         assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
     code, _, err = run(["ensemble", str(model_dir), str(other), "--out", str(other)], capsys)
     assert code == 1 and "is one of the members" in err
+
+    moved = []  # members whose relative data paths do not resolve from here
+    for k, member in enumerate((model_dir, other)):
+        moved.append(shutil.copytree(member, tmp_path / f"moved{k}"))
+        meta = json.loads((moved[-1] / "config.json").read_text())
+        meta["data"].update(train="data/train.tsv", dev="data/dev.tsv")
+        (moved[-1] / "config.json").write_text(json.dumps(meta))
+    err = _error(["ensemble", *map(str, moved), "--out", str(tmp_path / "y")], capsys)
+    assert err.endswith("data/train.tsv: no such file (the ensemble re-reads its members' dev "
+                        "pairs to tune its threshold; their data paths are relative to the "
+                        "directory they were trained from)")  # fmt: skip
