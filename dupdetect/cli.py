@@ -47,7 +47,7 @@ def _check_output(path: str | None) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from dupdetect.train import train  # imported here: keeps `predict` start-up light
+    from dupdetect.train import STOP, stop_on_ctrl_c, train  # here: keeps `predict` light
 
     overrides = list(args.overrides)
     paths = ((args.train, "data.train"), (args.dev, "data.dev"), (args.vectors, "train.vectors"))
@@ -60,7 +60,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     out = args.out or Path("runs") / (Path(args.config).stem if args.config else "model")
     if out.exists() and not out.is_dir():  # found now, not after reading the data
         raise OutputError(f"{out}: is a file; --out names the model directory to write")
-    result = train(cfg, out)
+    with stop_on_ctrl_c():
+        result = train(cfg, out)
     print(format_metrics(result.dev_metrics, title=f"dev metrics of the saved model ({out})"))
     for k, member in enumerate(result.members, start=1):
         print(
@@ -72,6 +73,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
         f"trained {result.steps:,} steps in {result.train_seconds:.0f} s "
         f"({result.train_pairs_per_s:,.0f} pairs/s){best}"
     )
+    if STOP.is_set():  # saved whole, but a script running this should stop as on any Ctrl-C
+        print(f"dupdetect train: interrupted; {out} holds the best checkpoint", file=sys.stderr)
+        raise SystemExit(130)
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> None:

@@ -4,8 +4,9 @@
 
 Reads the pairs, builds the vocabulary from the training texts, trains with AdamW on
 length-bucketed batches, evaluates on dev (every epoch or every `eval_every` steps), keeps
-the best checkpoint on disk, stops early when dev stops improving or the time budget ends,
-and finally tunes the decision threshold on dev. Everything is logged as JSON lines to
+the best checkpoint on disk, stops early when dev stops improving, the time budget ends or
+STOP is set (`dupdetect train` sets it on Ctrl-C), and finally tunes the decision threshold
+on dev. Everything is logged as JSON lines to
 ``<out_dir>/train_log.jsonl``.
 """
 
@@ -18,8 +19,11 @@ import logging
 import math
 import os
 import random
+import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,32 @@ from dupdetect.word_dropout import RareWordDropout
 
 log = logging.getLogger("dupdetect")
 LOG_FILE = "train_log.jsonl"
+
+# Set it to stop the run in progress as a time budget does: training ends after the current
+# step, evaluates, keeps the best checkpoint and tunes its threshold. `stop_on_ctrl_c` sets it
+# on Ctrl-C; another thread may set it too. Each run clears it when it starts.
+STOP = threading.Event()
+
+
+@contextmanager
+def stop_on_ctrl_c() -> Iterator[None]:
+    """Within the block, the first Ctrl-C sets STOP instead of raising KeyboardInterrupt (an
+    interrupted run would otherwise leave its best checkpoint with an untuned threshold of
+    0.5 and no metrics.json); a second Ctrl-C raises it at once."""
+    if threading.current_thread() is not threading.main_thread():  # signals need the main one
+        yield
+        return
+
+    def first(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, previous)
+        STOP.set()
+        log.info("Ctrl-C: stopping after this step with the best checkpoint; again to abort")
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass
@@ -185,6 +215,7 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     """Train a model as `cfg` says and save the best checkpoint to `out_dir`."""
     if cfg.model.members > 1:
         return train_ensemble(cfg, out_dir)
+    STOP.clear()
     cfg = copy.deepcopy(cfg)
     out = Path(out_dir)
     tc = cfg.train
@@ -302,6 +333,8 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
                 window_loss, window_pairs, window_start = 0.0, 0, time.perf_counter()
             if deadline is not None and time.perf_counter() > deadline:
                 stop = f"time budget of {tc.max_minutes} minutes used"
+            if STOP.is_set():
+                stop = stop or "interrupted (Ctrl-C or dupdetect.train.STOP)"
             if tc.decay_steps and step >= tc.decay_steps:
                 stop = stop or f"learning rate decayed to 0 at step {tc.decay_steps:,}"
             if tc.eval_every and (step % tc.eval_every == 0 or stop):
@@ -349,6 +382,7 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
     ensemble's threshold is tuned on dev pairs none of them trained on. Time limits
     (train.max_minutes) apply to each member.
     """
+    STOP.clear()
     cfg = copy.deepcopy(cfg)
     out = Path(out_dir)
     if cfg.data.split_seed is None:
@@ -361,6 +395,12 @@ def train_ensemble(cfg: Config, out_dir: str | Path) -> TrainResult:
         log.info(f"ensemble member {k + 1} of {cfg.model.members}: seed {member_cfg.train.seed}")
         results.append(train(member_cfg, out / "members" / f"seed{member_cfg.train.seed}"))
         members.append(DupDetector.load(results[-1].out_dir, device=member_cfg.train.device))
+        if STOP.is_set() and k + 1 < cfg.model.members:  # the last one cut short still counts
+            log.info(
+                f"interrupted after member {k + 1} of {cfg.model.members}: each member in "
+                f"{out / 'members'} is a complete model; `dupdetect ensemble` combines them"
+            )
+            raise KeyboardInterrupt
     if any(m.tokenizer.to_str() != members[0].tokenizer.to_str() for m in members):
         raise RuntimeError("ensemble members built different vocabularies from the same split")
     dev_metrics = _save_ensemble(cfg, members, out)

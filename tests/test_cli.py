@@ -319,6 +319,31 @@ def test_an_output_that_cannot_be_written_fails_before_scoring(
         assert message in _error(command, capsys)
 
 
+def test_train_stopped_by_ctrl_c_saves_a_whole_model_and_exits_130(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    import dupdetect.train as train_module
+
+    real_step = train_module.train_step
+
+    def step_with_ctrl_c(*args: object, **kwargs: object) -> float:
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", step_with_ctrl_c)
+    data, out = model_dir.parent, tmp_path / "m"
+    args = ["train", "--config", TINY, "--train", str(data / "train.tsv"), "--dev"]
+    with pytest.raises(SystemExit) as exit_info:  # 130: a script running it stops too
+        main([*args, str(data / "dev.tsv"), "--out", str(out), "--device", "cpu"])
+    assert exit_info.value.code == 130
+    assert f"interrupted; {out} holds the best checkpoint" in capsys.readouterr().err
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 1
+    assert DupDetector.load(out, device="cpu").predict([("a b", "b a")]).shape == (1,)
+
+
 def test_predict_needs_two_texts_or_a_file(model_dir: Path) -> None:
     with pytest.raises(SystemExit, match="give two texts"):
         main(["predict", str(model_dir), "only one"])

@@ -157,6 +157,74 @@ def test_a_time_budget_that_calls_the_last_evaluation_stays_the_stop_reason(
     assert metrics["stop_reason"] == "time budget of 1.0 minutes used"
 
 
+def _press_ctrl_c_at_step(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make train_step deliver a real SIGINT to this process during step `n`."""
+    import os
+    import signal
+
+    import dupdetect.train as train_module
+
+    steps, real_step = [0], train_module.train_step
+
+    def step(*args: object, **kwargs: object) -> float:
+        steps[0] += 1
+        if steps[0] == n:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", step)
+
+
+def test_ctrl_c_ends_a_run_as_a_time_budget_does(
+    tiny_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before, Ctrl-C left the best checkpoint with threshold 0.5 (untuned) and no metrics.json
+    from dupdetect.train import STOP, stop_on_ctrl_c
+
+    _press_ctrl_c_at_step(3, monkeypatch)
+    tiny_config.train.epochs = 50
+    with stop_on_ctrl_c():
+        result = train(tiny_config, tmp_path / "m")
+    assert STOP.is_set() and result.steps == 3
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "interrupted (Ctrl-C or dupdetect.train.STOP)"
+    assert metrics["best_step"] == 3  # evaluated at the stop, as a time budget is
+    saved = DupDetector.load(tmp_path / "m", device="cpu")
+    assert saved.threshold == metrics["dev"]["threshold"] != 0.5  # tuned on dev
+    with pytest.raises(KeyboardInterrupt):  # outside the block Ctrl-C interrupts as usual
+        _press_ctrl_c_at_step(1, monkeypatch)
+        train(tiny_config, tmp_path / "again")
+
+
+def test_a_second_ctrl_c_aborts_at_once() -> None:
+    import os
+    import signal
+
+    from dupdetect.train import STOP, stop_on_ctrl_c
+
+    STOP.clear()
+    with pytest.raises(KeyboardInterrupt), stop_on_ctrl_c():
+        os.kill(os.getpid(), signal.SIGINT)
+        assert STOP.is_set()
+        os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_in_an_ensemble_keeps_the_members_trained(
+    tiny_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dupdetect.train import stop_on_ctrl_c
+
+    _press_ctrl_c_at_step(2, monkeypatch)  # in member 1 of 3
+    tiny_config.model.members, tiny_config.train.epochs = 3, 1
+    with pytest.raises(KeyboardInterrupt), stop_on_ctrl_c():
+        train(tiny_config, tmp_path / "ens")
+    first = tmp_path / "ens" / "members" / f"seed{tiny_config.train.seed}"
+    assert json.loads((first / "metrics.json").read_text())["stop_reason"].startswith("interrupted")
+    assert not (tmp_path / "ens" / "members" / f"seed{tiny_config.train.seed + 1}").exists()
+    assert not (tmp_path / "ens" / "config.json").exists()
+
+
 def test_pretrained_vectors_fill_the_rows_they_cover(tiny_config: Config, tmp_path: Path) -> None:
     tok = build_tokenizer(["how old are you", "what is your age"], tiny_config.tokenizer)
     path = tmp_path / "vectors.txt"
