@@ -313,6 +313,21 @@ def _validate(cfg: Config) -> None:
         )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys and drops the first without a word: a recipe
+    with `train:` twice silently lost the first section. Here a repeated key is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1  # load_config prefixes the path
+                raise ConfigError(f"{line}: key {key!r} appears twice in one section")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """`"train.lr=1e-3"` -> (["train", "lr"], 0.001); the value is read as YAML."""
     key, sep, raw = text.partition("=")
@@ -348,7 +363,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         except OSError as e:
             raise ConfigError(f"{path}: cannot read config: {e.strerror}") from None
         try:
-            values = yaml.safe_load(text) or {}
+            values = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # a SafeLoader
+        except ConfigError as e:
+            raise ConfigError(f"{path}:{e}") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML: {e}") from None
         if not isinstance(values, dict):

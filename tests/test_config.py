@@ -98,6 +98,17 @@ def test_folds_need_train_to_cut_dev_from() -> None:
         load_config(None, ["data.folds=5", "data.dev=dev.tsv"])
 
 
+def test_a_key_given_twice_in_a_recipe_is_an_error(tmp_path: Path) -> None:
+    # PyYAML keeps the last of two equal keys: the first train section was dropped silently
+    path = tmp_path / "twice.yaml"
+    path.write_text("train:\n  lr: 0.1\nmodel:\n  dropout: 0.2\ntrain:\n  epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml:5: key 'train' appears twice"):
+        load_config(path)
+    path.write_text("train:\n  lr: 0.1\n  lr: 0.2\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml:3: key 'lr' appears twice"):
+        load_config(path)
+
+
 def test_bad_recipe_file_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("train:\n  epochs: [1, 2]\n", encoding="utf-8")
