@@ -13,6 +13,7 @@ A saved model is a directory, readable without running any code from it:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
@@ -99,6 +100,8 @@ class ModelDirError(ValueError):
     """A model directory that is missing, incomplete or corrupt; str() names the file."""
 
 
+log = logging.getLogger("dupdetect")
+
 # Pairs tokenised at a time when scoring (`encode_chunks`). Ids held as Python lists cost
 # about 2.5 KiB a pair (LCQMC train: +584 MiB for 238,766 pairs), which would fill 24 GB at
 # ~10^7 pairs if a file were encoded whole; a chunk of 50,000 costs ~140 MiB, and scoring
@@ -163,7 +166,17 @@ class DupDetector:
             a.append(texts[0])
             b.append(texts[1])
         cfg = self.config.tokenizer
-        return EncodedPairs(encode(self.tokenizer, a, cfg), encode(self.tokenizer, b, cfg))
+        data = EncodedPairs(encode(self.tokenizer, a, cfg), encode(self.tokenizer, b, cfg))
+        at_limit = sum(len(ids) >= cfg.max_length for ids in (*data.a, *data.b))
+        if at_limit:  # INFO: the CLI shows it; a library caller sees it only if it logs INFO
+            where = (
+                f"pair {start:,}" if len(data) == 1 else f"pairs {start:,}-{start + len(a) - 1:,}"
+            )
+            log.info(
+                f"{where}: {at_limit:,} of {2 * len(data):,} texts reach the model's "
+                f"{cfg.max_length} tokens; tokens past it are not scored"
+            )
+        return data
 
     def encode_chunks(
         self, pairs: Iterable[Sequence[str] | Pair], size: int | None = None

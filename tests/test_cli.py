@@ -299,6 +299,20 @@ def test_scoring_chunk_by_chunk_gives_each_pair_its_own_score(
     assert chunked["log_loss"] == pytest.approx(whole["log_loss"], abs=1e-6)
 
 
+def test_texts_cut_to_the_models_length_are_reported(
+    model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    detector = DupDetector.load(model_dir, device="cpu")
+    limit = detector.config.tokenizer.max_length
+    long = " ".join(["phone"] * (limit + 5))
+    with caplog.at_level("INFO", logger="dupdetect"):
+        detector.predict([("buy a phone", "a phone"), (long, "phone"), ("car", long)])
+        detector.predict([("buy a phone", "a phone")])
+    cut = [r.message for r in caplog.records if "tokens past it" in r.message]
+    assert cut == [f"pairs 0-2: 2 of 6 texts reach the model's {limit} tokens; tokens past it "
+                   "are not scored"]  # fmt: skip
+
+
 def test_an_output_that_cannot_be_written_fails_before_scoring(
     model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
