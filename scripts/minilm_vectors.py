@@ -69,12 +69,20 @@ def main() -> None:
     )
     parser.add_argument("--std", type=float, help="rescale to this coordinate s.d. (e.g. 1.0)")
     parser.add_argument(
+        "--encoder",
+        type=Path,
+        help="another sentence-transformers directory (default: the packaged MiniLM), e.g. "
+        "the all-mpnet-base-v2 that scripts/mpnet_model.py unpacks",
+    )
+    parser.add_argument(
         "--wordpiece-words",
         action="store_true",
         help="also every whole word of MiniLM's WordPiece vocabulary (for train.vectors_vocab)",
     )
     args = parser.parse_args()
-    root = minilm_dir()
+    root = args.encoder or minilm_dir()
+    if not (root / "model.safetensors").is_file():
+        sys.exit(f"minilm_vectors: {root}: no model.safetensors (not a sentence-transformers dir)")
 
     if args.contextual and args.in_context:
         sys.exit("minilm_vectors: --contextual and --in-context are alternatives; give one")
