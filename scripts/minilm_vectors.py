@@ -21,6 +21,9 @@ use with `train.vectors_vocab=true`) gets a 384-d vector:
   sentences, not alone; static vectors aggregated over contexts beat single-context ones
   (Bommasani et al., ACL 2020). Pass only training files: the vectors see their sentences.
 
+`--encoder DIR` takes another sentence-transformers directory instead of the packaged MiniLM
+(docs/results-log.md tried all-mpnet-base-v2 this way; vectors are then its width, 768).
+
 `--std S` rescales the whole set by one factor so that its coordinates have standard deviation
 S (1.0 matches a randomly initialised embedding row; the raw table has s.d. 0.056). The
 result is a GloVe-format text file. The transformer is used only here, never in the trained
@@ -71,8 +74,7 @@ def main() -> None:
     parser.add_argument(
         "--encoder",
         type=Path,
-        help="another sentence-transformers directory (default: the packaged MiniLM), e.g. "
-        "the all-mpnet-base-v2 that scripts/mpnet_model.py unpacks",
+        help="another sentence-transformers directory (default: the packaged MiniLM)",
     )
     parser.add_argument(
         "--wordpiece-words",

@@ -61,3 +61,13 @@ def test_missing_package_gets_a_clear_error(tmp_path) -> None:
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert done.returncode != 0 and "pip install 'dupdetect[bench]'" in done.stderr
+
+
+def test_encoder_that_is_not_a_model_directory_gets_a_clear_error(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "x.tsv", "-o", str(tmp_path / "v.txt"), "--encoder",
+         str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert f"{tmp_path}: no model.safetensors" in done.stderr
