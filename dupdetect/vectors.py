@@ -68,7 +68,8 @@ def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> Vecto
                 f"{path}:{line_no}: expected a word and {dim} numbers "
                 f"(model.embedding_dim), got {len(parts) - 1} numbers"
             )
-        word = tok.normalizer.normalize_str(parts[0]) if tok.normalizer else parts[0]
+        # strip: with characters as tokens the normaliser pads each CJK character with spaces
+        word = tok.normalizer.normalize_str(parts[0]).strip() if tok.normalizer else parts[0]
         idx = tok.token_to_id(word)
         if idx is None or idx == PAD_ID or idx in seen:
             continue

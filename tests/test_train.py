@@ -245,6 +245,21 @@ def test_pretrained_vectors_fill_the_rows_they_cover(tiny_config: Config, tmp_pa
         load_vectors(path, tok, table)
 
 
+def test_character_vectors_are_found_for_chinese_text(tiny_config: Config, tmp_path: Path) -> None:
+    # With characters as tokens the normaliser pads each CJK character with spaces ("么" ->
+    # " 么 "); a vectors file of characters used to find none of them (1,142 of 5,637 LCQMC
+    # tokens, only the non-CJK ones).
+    tok = build_tokenizer(["怎么 办", "为什么"], tiny_config.tokenizer)
+    assert tiny_config.tokenizer.segmenter == "char"
+    path = tmp_path / "chars.txt"
+    path.write_text("么 1.0 2.0\n怎 0.5 -0.5\n怎么 9 9\n", encoding="utf-8")
+    table = torch.zeros(tok.get_vocab_size(), 2)
+    coverage = load_vectors(path, tok, table)
+    assert coverage.found == 2  # "怎么" is two tokens here, so it has no row
+    assert table[tok.token_to_id("么")].tolist() == [1.0, 2.0]
+    assert table[tok.token_to_id("怎")].tolist() == [0.5, -0.5]
+
+
 def test_training_with_vectors_reports_coverage(
     tiny_config: Config, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
