@@ -22,7 +22,8 @@ use with `train.vectors_vocab=true`) gets a 384-d vector:
   (Bommasani et al., ACL 2020). Pass only training files: the vectors see their sentences.
 
 `--encoder DIR` takes another sentence-transformers directory instead of the packaged MiniLM
-(docs/results-log.md tried all-mpnet-base-v2 this way; vectors are then its width, 768).
+(docs/results-log.md tried all-mpnet-base-v2 this way, with `--contextual`; vectors are then
+its width, 768). The default table mode assumes a BERT-style checkpoint, as MiniLM's is.
 
 `--std S` rescales the whole set by one factor so that its coordinates have standard deviation
 S (1.0 matches a randomly initialised embedding row; the raw table has s.d. 0.056). The
@@ -84,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     root = args.encoder or minilm_dir()
     if not (root / "model.safetensors").is_file():
-        sys.exit(f"minilm_vectors: {root}: no model.safetensors (not a sentence-transformers dir)")
+        sys.exit(f"minilm_vectors: {root}: no model.safetensors (weights as safetensors needed)")
 
     if args.contextual and args.in_context:
         sys.exit("minilm_vectors: --contextual and --in-context are alternatives; give one")
