@@ -109,6 +109,14 @@ def _append(tok: Tokenizer, words: Iterable[str]) -> None:
         tok.model = models.WordLevel(vocab, unk_token=UNK)
 
 
+def single_token(tok: Tokenizer, word: str) -> str | None:
+    """`word` as the one token the tokenizer makes of it (normalised, e.g. lower case), or
+    None if it makes none or several (with characters as tokens, any word of two or more
+    Chinese characters). How words from outside the texts (a vectors file) meet the vocabulary."""
+    pieces = tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(word))
+    return pieces[0][0] if len(pieces) == 1 else None
+
+
 def build_tokenizer(
     texts: Sequence[str], cfg: TokenizerConfig, extra_words: Iterable[str] = ()
 ) -> Tokenizer:
@@ -124,12 +132,7 @@ def build_tokenizer(
     )
     tok.train_from_iterator(segment(texts, cfg.segmenter), trainer)
     assert tok.token_to_id(PAD) == PAD_ID and tok.token_to_id(UNK) == UNK_ID
-    extra = []
-    for word in extra_words:
-        pieces = tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(word))
-        if len(pieces) == 1:
-            extra.append(pieces[0][0])
-    _append(tok, extra)
+    _append(tok, [t for w in extra_words if (t := single_token(tok, w))])
     if cfg.words:  # the most frequent words, then by first appearance (Counter keeps order)
         counts = Counter(w for spans in word_spans(texts, cfg) for _, _, w in spans)
         ranked = sorted(counts, key=lambda w: -counts[w])

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from dupdetect.tokenizer import PAD_ID
+from dupdetect.tokenizer import PAD_ID, single_token
 
 
 class VectorsError(ValueError):
@@ -68,9 +68,8 @@ def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> Vecto
                 f"{path}:{line_no}: expected a word and {dim} numbers "
                 f"(model.embedding_dim), got {len(parts) - 1} numbers"
             )
-        # strip: with characters as tokens the normaliser pads each CJK character with spaces
-        word = tok.normalizer.normalize_str(parts[0]).strip() if tok.normalizer else parts[0]
-        idx = tok.token_to_id(word)
+        word = single_token(tok, parts[0])  # as build_tokenizer adds vectors words
+        idx = None if word is None else tok.token_to_id(word)
         if idx is None or idx == PAD_ID or idx in seen:
             continue
         try:
