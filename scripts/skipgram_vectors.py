@@ -2,6 +2,8 @@
 
     pip install -e '.[vectors]'     # gensim
     python scripts/skipgram_vectors.py --config configs/lcqmc.yaml -o runs/lcqmc-w2v.txt
+    python scripts/skipgram_vectors.py --config configs/lcqmc-plain.yaml -o runs/my-w2v.txt \
+        data.train=my_train.tsv     # your own texts; then train with train.vectors=runs/my-w2v.txt
 
 Reads the recipe's training file (`data.train`, nothing else: dev and test texts are never
 seen) and splits each distinct text into the tokens the recipe's tokenizer makes (same
@@ -74,6 +76,7 @@ def train_vectors(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="the recipe (YAML) whose texts to use")
+    parser.add_argument("overrides", nargs="*", help="key=value config overrides, as for train")
     parser.add_argument("-o", "--output", required=True, help="GloVe-format text file to write")
     parser.add_argument("--dim", type=int, default=300, help="vector size (model.embedding_dim)")
     parser.add_argument("--window", type=int, default=5, help="context tokens on each side")
@@ -85,7 +88,9 @@ def main() -> None:
     parser.add_argument("--std", type=float, default=1.0, help="coordinate s.d. of the result")
     args = parser.parse_args()
     try:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, args.overrides)
+        if not cfg.data.train:
+            raise ConfigError(f"{args.config}: no data.train (give data.train=FILE)")
         pairs = read_pairs(cfg.data.train, cfg.data.format).pairs
     except (ConfigError, DataError, OSError) as err:
         sys.exit(f"skipgram_vectors: {err}")

@@ -63,7 +63,21 @@ def test_every_vocabulary_token_gets_a_vector_and_the_file_is_the_same_twice(tmp
 
 
 def test_a_missing_training_file_gets_a_clear_error(tmp_path) -> None:
-    (tmp_path / "recipe.yaml").write_text(f"data:\n  train: {tmp_path / 'none.tsv'}\n")
-    done = run(tmp_path, "v.txt")
+    write_recipe(tmp_path)
+    done = run(tmp_path, "v.txt", f"data.train={tmp_path / 'none.tsv'}")  # an override
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert done.stderr.startswith("skipgram_vectors: ") and "none.tsv" in done.stderr
+
+
+def test_an_unknown_override_gets_a_clear_error(tmp_path) -> None:
+    write_recipe(tmp_path)
+    done = run(tmp_path, "v.txt", "data.nope=1")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("skipgram_vectors: ") and "unknown key(s) ['nope']" in done.stderr
+
+
+def test_a_recipe_without_training_file_gets_a_clear_error(tmp_path) -> None:
+    (tmp_path / "recipe.yaml").write_text("tokenizer:\n  min_frequency: 1\n")
+    done = run(tmp_path, "v.txt")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "no data.train (give data.train=FILE)" in done.stderr
