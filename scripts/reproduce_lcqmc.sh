@@ -5,7 +5,7 @@
 # (24,000 steps, about 30 minutes on a 2-core Intel Xeon, 85-minute cap), then dev and test
 # metrics (JSON) and the curves.
 #   scripts/reproduce_lcqmc.sh [SEED]     -> runs/lcqmc-seed<SEED>/
-# Without the vectors: scripts/reproduce.sh lcqmc-plain SEED <test file> <dev file>.
+# Without the vectors: dupdetect train --config configs/lcqmc.yaml --out DIR train.vectors=null.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate 2>/dev/null || { scripts/install.sh && . .venv/bin/activate; }
