@@ -109,12 +109,18 @@ def _append(tok: Tokenizer, words: Iterable[str]) -> None:
         tok.model = models.WordLevel(vocab, unk_token=UNK)
 
 
+def token_strings(tok: Tokenizer, text: str) -> list[str]:
+    """The tokens (as strings, before vocabulary lookup) the tokenizer makes of an already
+    segmented `text`: normalised, then pre-tokenised, as training the vocabulary does."""
+    return [w for w, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(text))]
+
+
 def single_token(tok: Tokenizer, word: str) -> str | None:
     """`word` as the one token the tokenizer makes of it (normalised, e.g. lower case), or
     None if it makes none or several (with characters as tokens, any word of two or more
     Chinese characters). How words from outside the texts (a vectors file) meet the vocabulary."""
-    pieces = tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(word))
-    return pieces[0][0] if len(pieces) == 1 else None
+    pieces = token_strings(tok, word)
+    return pieces[0] if len(pieces) == 1 else None
 
 
 def build_tokenizer(

@@ -2,7 +2,7 @@
 
     pip install -e '.[vectors]'     # gensim
     python scripts/skipgram_vectors.py --config configs/lcqmc.yaml -o runs/lcqmc-w2v.txt
-    python scripts/skipgram_vectors.py --config configs/lcqmc-plain.yaml -o runs/my-w2v.txt \
+    python scripts/skipgram_vectors.py --config configs/lcqmc.yaml -o runs/my-w2v.txt \
         data.train=my_train.tsv     # your own texts; then train with train.vectors=runs/my-w2v.txt
 
 Reads the recipe's training file (`data.train`, nothing else: dev and test texts are never
@@ -32,17 +32,13 @@ import numpy as np
 
 from dupdetect.config import ConfigError, TokenizerConfig, load_config
 from dupdetect.data import DataError, read_pairs
-from dupdetect.tokenizer import new_tokenizer, segment
+from dupdetect.tokenizer import new_tokenizer, segment, token_strings
 
 
 def token_sentences(texts: list[str], cfg: TokenizerConfig) -> list[list[str]]:
     """Each text as the token strings the recipe's tokenizer makes of it (not truncated)."""
     tok = new_tokenizer(cfg)
-    split = tok.pre_tokenizer.pre_tokenize_str
-    return [
-        [w for w, _ in split(tok.normalizer.normalize_str(t))]
-        for t in segment(texts, cfg.segmenter)
-    ]
+    return [token_strings(tok, t) for t in segment(texts, cfg.segmenter)]
 
 
 def stable_hash(text: str) -> int:
