@@ -93,8 +93,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     _check_output(args.errors)
     detector = DupDetector.load(args.model_dir, device=args.device, backend=args.backend)
     pf = read_pairs(args.data, args.format, skip_bad=args.skip_bad_rows)
-    if pf.skipped:
-        print(f"{args.data}: skipped {pf.skipped:,} bad rows", file=sys.stderr)
+    if pf.passed_over():
+        print(f"{args.data}: {pf.passed_over()}", file=sys.stderr)
     threshold = detector.threshold if args.threshold is None else args.threshold
     labels = np.array([p.label for p in pf.pairs], dtype=np.float32)
     packing = detector.config.model.vocab_size if detector.config.model.words else 0
@@ -147,8 +147,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         return
     fmt = args.format if args.format != "auto" or args.pairs != "-" else "tsv"
     pf = read_pairs(args.pairs, fmt, skip_bad=args.skip_bad_rows, require_labels=False)
-    if pf.skipped:
-        print(f"{args.pairs}: skipped {pf.skipped:,} bad rows", file=sys.stderr)
+    if pf.passed_over():
+        print(f"{args.pairs}: {pf.passed_over()}", file=sys.stderr)
     probs = detector.predict(pf.pairs, args.batch_size)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:

@@ -70,7 +70,9 @@ class PairFile:
 
     ``format`` is the resolved format (never "auto"). ``skipped`` counts every bad row skipped
     (non-zero only with ``skip_bad=True``); ``problems`` holds the DataError messages of the
-    first 20 of them.
+    first 20 of them. ``blank_lines`` counts the empty or whitespace-only lines passed over
+    (they hold no pair, so they are never errors, but a reader matching outputs to input
+    lines needs to know they were there).
     """
 
     path: str
@@ -78,6 +80,16 @@ class PairFile:
     pairs: list[Pair]
     skipped: int
     problems: list[str]
+    blank_lines: int = 0
+
+    def passed_over(self) -> str:
+        """What reading left out, for a log line: "" or e.g. "skipped 3 bad rows, 2 blank lines"."""
+        parts = [
+            f"{n:,} {what}{'s' * (n != 1)}"
+            for n, what in ((self.skipped, "bad row"), (self.blank_lines, "blank line"))
+            if n
+        ]
+        return "skipped " + ", ".join(parts) if parts else ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,7 @@ class _Collector:
         self.skip_bad = skip_bad
         self.pairs: list[Pair] = []
         self.skipped = 0
+        self.blank_lines = 0
         self.problems: list[str] = []
 
     def bad(self, line: int, problem: str) -> None:
@@ -181,7 +194,7 @@ def read_pairs(
     if not out.pairs:
         detail = f" ({out.skipped} bad rows skipped)" if out.skipped else ""
         raise DataError(where, None, f"no pairs found{detail}")
-    return PairFile(name, fmt, out.pairs, out.skipped, out.problems)
+    return PairFile(name, fmt, out.pairs, out.skipped, out.problems, out.blank_lines)
 
 
 # --- format detection -------------------------------------------------------------------
@@ -296,12 +309,17 @@ def _split_lines(data: bytes, where: str) -> tuple[list[str], dict[int, str]]:
 def _plain_records(
     lines: list[str], undecodable: dict[int, str], delimiter: str
 ) -> Iterator[tuple[int, list[str] | None, str]]:
-    """Yield (line, fields, "") or (line, None, problem); quotes are ordinary characters."""
+    """Yield (line, fields, "") or (line, None, problem); quotes are ordinary characters.
+
+    A blank line (empty or only whitespace, with no delimiter) is (line, None, "").
+    """
     for number, line in enumerate(lines, 1):
         if undecodable and number in undecodable:
             yield number, None, undecodable[number]
         elif (line and not line.isspace()) or delimiter in line:
             yield number, line.split(delimiter), ""
+        else:
+            yield number, None, ""
 
 
 def _quoted_records(
@@ -333,6 +351,8 @@ def _quoted_records(
                 continue
         if len(row) > 1 or (row and row[0].strip()):
             yield start, row, ""
+        else:
+            yield start, None, ""
 
 
 def _header_columns(fields: list[str]) -> _Columns | None:
@@ -363,6 +383,9 @@ def _read_delimited(
     first = True
     first_data = True
     for number, fields, problem in records:
+        if fields is None and not problem:
+            out.blank_lines += 1
+            continue
         if fields is None:
             out.bad(number, problem)
             first = first_data = False
@@ -432,6 +455,7 @@ def _read_jsonl(
             out.bad(number, undecodable[number])
             continue
         if not line or line.isspace():
+            out.blank_lines += 1
             continue
         problem, pair = _json_pair(line, require_labels)
         if pair is None:

@@ -83,6 +83,16 @@ def test_predict_a_file_and_stdin(
     assert code == 0 and target.read_text() == out and "wrote 2 predictions" in err
 
 
+def test_predict_reports_blank_lines_passed_over(
+    model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("big car\tsmall house\n\n\nhow old\told how\n")
+    code, out, err = run(["predict", str(model_dir), "--pairs", str(pairs)], capsys)
+    assert code == 0 and len(out.splitlines()) == 2
+    assert f"{pairs}: skipped 2 blank lines\n" in err
+
+
 def test_installed_entry_point_runs(model_dir: Path) -> None:
     exe = shutil.which("dupdetect") or shutil.which(
         "dupdetect", path=str(Path(sys.executable).parent)
@@ -115,7 +125,7 @@ def test_bad_row_names_file_and_line(
     code, out, err = run(
         ["evaluate", str(model_dir), str(bad), "--skip-bad-rows", "--json"], capsys
     )
-    assert code == 0 and json.loads(out)["pairs"] == 1 and "skipped 1 bad rows" in err
+    assert code == 0 and json.loads(out)["pairs"] == 1 and f"{bad}: skipped 1 bad row\n" in err
 
 
 def test_empty_text_is_an_error(model_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path):

@@ -192,7 +192,19 @@ def test_gzip(tmp_path: Path, name: str, text: str, fmt: str) -> None:
 )
 def test_bom_crlf_and_trailing_blank_lines(tmp_path: Path, name: str, text: str) -> None:
     path = write(tmp_path / name, text + "\n  \n", bom=True, crlf=True)
-    assert read_pairs(path).pairs == [Pair("a", "b", 1), Pair("c", "d", 0)]
+    result = read_pairs(path)
+    assert result.pairs == [Pair("a", "b", 1), Pair("c", "d", 0)]
+    assert result.blank_lines == 2  # the empty line and the one of two spaces
+
+
+@pytest.mark.parametrize("name", ["p.tsv", "p.csv", "p.jsonl"])
+def test_blank_lines_are_counted_not_rows(tmp_path: Path, name: str) -> None:
+    row = '{"text_a":"a","text_b":"b","label":1}' if name.endswith("l") else "a,b,1"
+    row = row.replace(",", "\t") if name.endswith("tsv") else row
+    path = write(tmp_path / name, f"\n{row}\n\n \n{row}\n")
+    result = read_pairs(path)
+    assert (len(result.pairs), result.skipped, result.blank_lines) == (2, 0, 3)
+    assert result.passed_over() == "skipped 3 blank lines"
 
 
 def test_no_trailing_newline(tmp_path: Path) -> None:
@@ -379,6 +391,7 @@ def test_skip_bad_counts_and_keeps_messages(tmp_path: Path) -> None:
     result = read_pairs(path, skip_bad=True)
     assert result.pairs == [Pair("a", "b", 1), Pair("e", "f", 0)]
     assert result.skipped == 3
+    assert result.passed_over() == "skipped 3 bad rows"
     assert result.problems == [
         f"{path}:2: text_b is empty",
         f"{path}:3: label must be 0 or 1, got '5'",
