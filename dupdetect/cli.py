@@ -18,7 +18,7 @@ import numpy as np
 from dupdetect import __version__
 from dupdetect.analysis import breakdown, format_breakdown, overlap, write_errors
 from dupdetect.config import ConfigError, load_config
-from dupdetect.data import FORMATS, DataError, Pair, read_pairs
+from dupdetect.data import FORMATS, DataError, Pair, PairFile, read_pairs
 from dupdetect.detector import BACKENDS, WEIGHTS_FILE, DupDetector, ModelDirError
 from dupdetect.device import DeviceError
 from dupdetect.evaluate import SCORING_BATCH, compute_metrics, format_metrics
@@ -93,8 +93,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     _check_output(args.errors)
     detector = DupDetector.load(args.model_dir, device=args.device, backend=args.backend)
     pf = read_pairs(args.data, args.format, skip_bad=args.skip_bad_rows)
-    if pf.passed_over():
-        print(f"{args.data}: {pf.passed_over()}", file=sys.stderr)
+    _report_passed_over(pf)
     threshold = detector.threshold if args.threshold is None else args.threshold
     labels = np.array([p.label for p in pf.pairs], dtype=np.float32)
     packing = detector.config.model.vocab_size if detector.config.model.words else 0
@@ -114,6 +113,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     else:
         print(format_metrics(metrics, title=f"{args.model_dir} on {args.data}"))
         print(format_breakdown(tables))
+
+
+def _report_passed_over(pf: PairFile) -> None:
+    """One stderr line naming the bad rows and blank lines reading left out, if any."""
+    if note := pf.passed_over():
+        print(f"{pf.path}: {note}", file=sys.stderr)
 
 
 def _write_predictions(out: TextIO, pairs: list[Pair], probs: np.ndarray, threshold: float) -> None:
@@ -147,8 +152,7 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         return
     fmt = args.format if args.format != "auto" or args.pairs != "-" else "tsv"
     pf = read_pairs(args.pairs, fmt, skip_bad=args.skip_bad_rows, require_labels=False)
-    if pf.passed_over():
-        print(f"{args.pairs}: {pf.passed_over()}", file=sys.stderr)
+    _report_passed_over(pf)
     probs = detector.predict(pf.pairs, args.batch_size)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:

@@ -96,7 +96,8 @@ def seed_everything(seed: int) -> None:
 
 def _read(path: str, cfg: Config, what: str) -> PairFile:
     pf = read_pairs(path, cfg.data.format, skip_bad=cfg.data.skip_bad_rows)
-    skipped = f", {pf.passed_over()}" if pf.passed_over() else ""
+    note = pf.passed_over()
+    skipped = f", {note}" if note else ""
     log.info(f"{what}: {len(pf.pairs):,} pairs from {path} ({pf.format}{skipped})")
     for problem in pf.problems[:5]:
         log.warning(f"  skipped {problem}")
