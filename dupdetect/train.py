@@ -359,7 +359,9 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
             break
 
     # The best checkpoint is on disk; tune its decision threshold on its dev scores.
-    detector.threshold = tune_threshold(dev_data.labels, best_probs, tc.threshold_metric)
+    detector.threshold = tune_threshold(
+        dev_data.labels, best_probs, tc.threshold_metric, tc.threshold_fit
+    )
     dev_metrics = compute_metrics(dev_data.labels, best_probs, detector.threshold)
     detector.save_config(out)
     rate = pairs_seen / max(train_seconds, 1e-9)
@@ -443,7 +445,9 @@ def _save_ensemble(cfg: Config, members: Sequence[DupDetector], out: Path) -> di
     dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
     probs = predict_proba(model, dev_data, device, cfg.train.eval_batch_size)
     detector = DupDetector(model, tok, cfg)
-    detector.threshold = tune_threshold(dev_data.labels, probs, cfg.train.threshold_metric)
+    detector.threshold = tune_threshold(
+        dev_data.labels, probs, cfg.train.threshold_metric, cfg.train.threshold_fit
+    )
     dev_metrics = compute_metrics(dev_data.labels, probs, detector.threshold)
     detector.save(out)
     return dev_metrics

@@ -117,3 +117,11 @@ def test_bad_recipe_file_names_the_file(tmp_path: Path) -> None:
     assert str(err.value).startswith(f"{path}: train.epochs: expected int")
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_a_logistic_threshold_fit_is_for_accuracy_only() -> None:
+    assert load_config(None, ["train.threshold_fit=logistic"]).train.threshold_fit == "logistic"
+    with pytest.raises(ConfigError, match=r"needs train\.threshold_metric=accuracy, got f1"):
+        load_config(None, ["train.threshold_fit=logistic", "train.threshold_metric=f1"])
+    with pytest.raises(ConfigError, match=r"train\.threshold_fit: expected one of"):
+        load_config(None, ["train.threshold_fit=median"])

@@ -40,3 +40,39 @@ def test_threshold_never_splits_tied_scores() -> None:
     assert t < 0.5 or t > 0.5
     best = max(compute_metrics(y, p, c)["f1"] for c in (0.05, 0.3, 0.7, 0.95))
     assert compute_metrics(y, p, t)["f1"] == pytest.approx(best)
+
+
+def _scores(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores whose true P(duplicate | p) is sigmoid(2 logit(p) - 1): the accuracy-optimal
+    cut is at logit(p) = 0.5, p = 0.6225."""
+    z = rng.normal(0.0, 2.0, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(2 * z - 1)))).astype(np.int64)
+    return y, 1 / (1 + np.exp(-z))
+
+
+def test_logistic_threshold_finds_where_the_chance_of_a_duplicate_is_one_half() -> None:
+    y, p = _scores(np.random.default_rng(0), 100_000)
+    assert tune_threshold(y, p, "accuracy", "logistic") == pytest.approx(0.6225, abs=0.005)
+
+
+def test_logistic_threshold_is_steadier_than_the_best_cut_on_few_pairs() -> None:
+    rng = np.random.default_rng(1)
+    cuts: dict[str, list[float]] = {"argmax": [], "logistic": []}
+    for _ in range(100):
+        y, p = _scores(rng, 408)
+        for fit, found in cuts.items():
+            found.append(tune_threshold(y, p, "accuracy", fit))
+    assert np.std(cuts["logistic"]) < 0.5 * np.std(cuts["argmax"])
+    assert abs(np.mean(cuts["logistic"]) - 0.6225) < 0.01
+
+
+def test_logistic_threshold_falls_back_to_the_best_cut_when_the_fit_is_degenerate() -> None:
+    p = np.array([0.1, 0.2, 0.8, 0.9])
+    flipped = np.array([1, 1, 0, 0])  # higher scores are less often duplicates: a < 0
+    assert tune_threshold(flipped, p, "accuracy", "logistic") == tune_threshold(flipped, p)
+    one_class = np.array([1, 1, 1, 1])
+    assert tune_threshold(one_class, p, "accuracy", "logistic") == tune_threshold(one_class, p)
+    separated = np.array([0, 0, 1, 1])
+    assert tune_threshold(separated, p, "accuracy", "logistic") == pytest.approx(0.5, abs=1e-6)
+    with pytest.raises(ValueError, match="for accuracy"):
+        tune_threshold(separated, p, "f1", "logistic")
