@@ -191,10 +191,11 @@ def read_pairs(
         _read_jsonl(lines, undecodable, require_labels, out)
     else:
         _read_delimited(lines, undecodable, _LAYOUTS[fmt], require_labels, out)
-    if not out.pairs:
-        detail = f" ({out.skipped} bad rows skipped)" if out.skipped else ""
-        raise DataError(where, None, f"no pairs found{detail}")
-    return PairFile(name, fmt, out.pairs, out.skipped, out.problems, out.blank_lines)
+    result = PairFile(name, fmt, out.pairs, out.skipped, out.problems, out.blank_lines)
+    if not result.pairs:
+        detail = f" ({result.passed_over()})" if result.passed_over() else ""
+        raise DataError(where, None, f"no pairs found{detail}")  # e.g. (skipped 2 blank lines)
+    return result
 
 
 # --- format detection -------------------------------------------------------------------

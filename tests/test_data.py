@@ -408,7 +408,7 @@ def test_skip_bad_keeps_first_20_messages(tmp_path: Path) -> None:
 
 def test_skip_bad_with_only_bad_rows_is_no_pairs(tmp_path: Path) -> None:
     path = write(tmp_path / "p.tsv", "x\ty\t9\n")
-    assert error_of(path, skip_bad=True) == f"{path}: no pairs found (1 bad rows skipped)"
+    assert error_of(path, skip_bad=True) == f"{path}: no pairs found (skipped 1 bad row)"
 
 
 # --- file-level errors ------------------------------------------------------------------
@@ -421,10 +421,13 @@ def test_missing_file(tmp_path: Path) -> None:
         detect_format(path)
 
 
-@pytest.mark.parametrize("text", ["", "\n\n", "text_a\ttext_b\tlabel\n"])
-def test_no_pairs(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [("", ""), ("\n\n", " (skipped 2 blank lines)"), ("text_a\ttext_b\tlabel\n", "")],
+)
+def test_no_pairs(tmp_path: Path, text: str, detail: str) -> None:
     path = write(tmp_path / "p.tsv", text)
-    assert error_of(path) == f"{path}: no pairs found"
+    assert error_of(path) == f"{path}: no pairs found{detail}"
 
 
 def test_unknown_format_lists_formats(tmp_path: Path) -> None:
