@@ -87,10 +87,15 @@ def format_breakdown(tables: dict[str, Any]) -> str:
 
 
 def write_errors(
-    path: str | Path, pairs: Sequence[Pair], probs: np.ndarray, threshold: float
+    path: str | Path,
+    pairs: Sequence[Pair],
+    probs: np.ndarray,
+    threshold: float,
+    lines: Sequence[int] | None = None,
 ) -> int:
-    """Write misclassified labelled pairs as JSON lines, most confident mistakes first.
-    Returns how many were written."""
+    """Write misclassified labelled pairs as JSON lines, most confident mistakes first:
+    "index" is the pair's position among `pairs`, "line" (given `lines`, e.g.
+    PairFile.lines) its line in the input file. Returns how many were written."""
     labels = np.array([p.label for p in pairs])
     wrong = np.flatnonzero((probs >= threshold).astype(np.int64) != labels)
     wrong = wrong[np.argsort(-np.abs(probs[wrong] - threshold), kind="stable")]
@@ -98,6 +103,7 @@ def write_errors(
         for i in wrong:
             record = {
                 "index": int(i),
+                **({"line": lines[i]} if lines is not None else {}),
                 "text_a": pairs[i].text_a,
                 "text_b": pairs[i].text_b,
                 "label": int(labels[i]),

@@ -18,7 +18,7 @@ import numpy as np
 from dupdetect import __version__
 from dupdetect.analysis import breakdown, format_breakdown, overlap, write_errors
 from dupdetect.config import ConfigError, load_config
-from dupdetect.data import FORMATS, DataError, Pair, PairFile, read_pairs
+from dupdetect.data import FORMATS, DataError, PairFile, read_pairs
 from dupdetect.detector import BACKENDS, WEIGHTS_FILE, DupDetector, ModelDirError
 from dupdetect.device import DeviceError
 from dupdetect.evaluate import SCORING_BATCH, compute_metrics, format_metrics
@@ -106,7 +106,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     metrics["data"] = str(args.data)
     tables = breakdown(lengths, overlaps, labels, probs, threshold)
     if args.errors:
-        n = write_errors(args.errors, pf.pairs, probs, threshold)
+        n = write_errors(args.errors, pf.pairs, probs, threshold, pf.lines)
         print(f"wrote {n:,} misclassified pairs to {args.errors}", file=sys.stderr)
     if args.json:
         print(json.dumps({**metrics, **tables}))
@@ -121,9 +121,11 @@ def _report_passed_over(pf: PairFile) -> None:
         print(f"{pf.path}: {note}", file=sys.stderr)
 
 
-def _write_predictions(out: TextIO, pairs: list[Pair], probs: np.ndarray, threshold: float) -> None:
-    for pair, p in zip(pairs, probs, strict=True):
+def _write_predictions(out: TextIO, pf: PairFile, probs: np.ndarray, threshold: float) -> None:
+    """One JSON line per pair, in input order; "line" is the pair's line in the input file."""
+    for line, pair, p in zip(pf.lines, pf.pairs, probs, strict=True):
         record = {
+            "line": line,
             "text_a": pair.text_a,
             "text_b": pair.text_b,
             "probability": round(float(p), 6),
@@ -156,10 +158,10 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     probs = detector.predict(pf.pairs, args.batch_size)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
-            _write_predictions(f, pf.pairs, probs, threshold)
+            _write_predictions(f, pf, probs, threshold)
         print(f"wrote {len(probs):,} predictions to {args.output}", file=sys.stderr)
     else:
-        _write_predictions(sys.stdout, pf.pairs, probs, threshold)
+        _write_predictions(sys.stdout, pf, probs, threshold)
 
 
 def _size(path: Path) -> str:

@@ -15,7 +15,7 @@ import os
 import sys
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 FORMATS: tuple[str, ...] = ("tsv", "csv", "mrpc", "quora", "jsonl")
@@ -72,7 +72,8 @@ class PairFile:
     (non-zero only with ``skip_bad=True``); ``problems`` holds the DataError messages of the
     first 20 of them. ``blank_lines`` counts the empty or whitespace-only lines passed over
     (they hold no pair, so they are never errors, but a reader matching outputs to input
-    lines needs to know they were there).
+    lines needs to know they were there). ``lines[i]`` is the 1-based line of the file that
+    ``pairs[i]`` was read from, the numbering that error messages use.
     """
 
     path: str
@@ -81,6 +82,7 @@ class PairFile:
     skipped: int
     problems: list[str]
     blank_lines: int = 0
+    lines: list[int] = field(default_factory=list)
 
     def passed_over(self) -> str:
         """What reading left out, for a log line: "" or e.g. "skipped 3 bad rows, 2 blank lines"."""
@@ -125,9 +127,14 @@ class _Collector:
         self.where = where
         self.skip_bad = skip_bad
         self.pairs: list[Pair] = []
+        self.lines: list[int] = []  # the line each pair came from
         self.skipped = 0
         self.blank_lines = 0
         self.problems: list[str] = []
+
+    def add(self, line: int, pair: Pair) -> None:
+        self.pairs.append(pair)
+        self.lines.append(line)
 
     def bad(self, line: int, problem: str) -> None:
         error = DataError(self.where, line, problem)
@@ -191,7 +198,7 @@ def read_pairs(
         _read_jsonl(lines, undecodable, require_labels, out)
     else:
         _read_delimited(lines, undecodable, _LAYOUTS[fmt], require_labels, out)
-    result = PairFile(name, fmt, out.pairs, out.skipped, out.problems, out.blank_lines)
+    result = PairFile(name, fmt, out.pairs, out.skipped, out.problems, out.blank_lines, out.lines)
     if not result.pairs:
         detail = f" ({result.passed_over()})" if result.passed_over() else ""
         raise DataError(where, None, f"no pairs found{detail}")  # e.g. (skipped 2 blank lines)
@@ -437,11 +444,11 @@ def _read_delimited(
                     )
                 out.bad(number, f"label must be 0 or 1, got {_show(raw)}{hint}")
             else:
-                out.pairs.append(Pair(text_a, text_b, label))
+                out.add(number, Pair(text_a, text_b, label))
         elif require_labels:
             out.bad(number, "label is missing")
         else:
-            out.pairs.append(Pair(text_a, text_b, None))
+            out.add(number, Pair(text_a, text_b, None))
         first_data = False
 
 
@@ -462,7 +469,7 @@ def _read_jsonl(
         if pair is None:
             out.bad(number, problem)
         else:
-            out.pairs.append(pair)
+            out.add(number, pair)
 
 
 def _json_pair(line: str, require_labels: bool) -> tuple[str, Pair | None]:

@@ -89,7 +89,11 @@ def test_predict_reports_blank_lines_passed_over(
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("big car\tsmall house\n\n\nhow old\told how\n")
     code, out, err = run(["predict", str(model_dir), "--pairs", str(pairs)], capsys)
-    assert code == 0 and len(out.splitlines()) == 2
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [(r["line"], r["text_a"]) for r in rows] == [
+        (1, "big car"),
+        (4, "how old"),
+    ]
     assert f"{pairs}: skipped 2 blank lines\n" in err
 
 
@@ -387,6 +391,9 @@ def test_evaluate_breakdown_and_errors_file(
     wrong = [json.loads(line) for line in errors.read_text().splitlines()]
     assert len(wrong) == metrics["confusion_matrix"]["fp"] + metrics["confusion_matrix"]["fn"]
     assert all((r["probability"] >= metrics["threshold"]) != bool(r["label"]) for r in wrong)
+    lines = Path(data).read_text().splitlines()  # no header: pair i is on line i + 1
+    assert all(r["line"] == r["index"] + 1 for r in wrong)
+    assert all(lines[r["line"] - 1].startswith(r["text_a"] + "\t") for r in wrong)
     code, out, _ = run(["evaluate", str(model_dir), data], capsys)
     assert "token overlap" in out and "longer text length" in out
 

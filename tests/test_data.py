@@ -195,6 +195,8 @@ def test_bom_crlf_and_trailing_blank_lines(tmp_path: Path, name: str, text: str)
     result = read_pairs(path)
     assert result.pairs == [Pair("a", "b", 1), Pair("c", "d", 0)]
     assert result.blank_lines == 2  # the empty line and the one of two spaces
+    header = int(text.startswith(("text_a", MRPC_HEADER, QUORA_HEADER)))
+    assert result.lines == [1 + header, 2 + header]
 
 
 @pytest.mark.parametrize("name", ["p.tsv", "p.csv", "p.jsonl"])
@@ -205,6 +207,13 @@ def test_blank_lines_are_counted_not_rows(tmp_path: Path, name: str) -> None:
     result = read_pairs(path)
     assert (len(result.pairs), result.skipped, result.blank_lines) == (2, 0, 3)
     assert result.passed_over() == "skipped 3 blank lines"
+    assert result.lines == [2, 5]  # as error messages number them
+
+
+def test_pair_lines_pass_over_skipped_bad_rows(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.tsv", "a\tb\t1\nx\ty\t9\n\nc\td\t0\n")
+    result = read_pairs(path, skip_bad=True)
+    assert (result.lines, result.problems) == ([1, 4], [f"{path}:2: label must be 0 or 1, got '9'"])
 
 
 def test_no_trailing_newline(tmp_path: Path) -> None:
