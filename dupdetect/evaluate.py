@@ -67,14 +67,14 @@ def _logistic_cut(labels: np.ndarray, probs: np.ndarray) -> float | None:
     """sigmoid(-b / a) for the maximum-likelihood fit of y ~ sigmoid(a * logit(p) + b)
     (Newton's method; Platt scaling in logit space), or None if the fit is degenerate."""
     y = labels.astype(np.float64)
-    if y.min() == y.max():
-        return None
     eps = 1e-7  # float32 sigmoids reach exactly 0 and 1; logit(1e-7) = -16.1
     z = np.log(np.clip(probs, eps, 1 - eps)) - np.log(np.clip(1 - probs, eps, 1 - eps))
+    if y.min() == y.max() or z.min() == z.max():  # one class, or one score: no slope
+        return None
     x = np.stack([z, np.ones_like(z)], axis=1)  # (N, 2)
     w = np.zeros(2)
     for _ in range(100):
-        q = 1 / (1 + np.exp(-(x @ w)))  # (N,)
+        q = np.exp(-np.logaddexp(0.0, -(x @ w)))  # (N,) sigmoid, no overflow when separable
         hessian = (x * (q * (1 - q))[:, None]).T @ x + 1e-9 * np.eye(2)  # (2, 2)
         step = np.linalg.solve(hessian, x.T @ (y - q))
         w += step

@@ -8,7 +8,8 @@ construction, so each model's held-out pairs are halved at random many times: a 
 is tuned on `--tune` of them (408 = MRPC's dev size) by each fit (`tune_threshold`: the best
 cut, "argmax", or a logistic fit, "logistic") and scored on the rest. Prints, per training
 seed (from the directory name ...-seedS-foldK), the mean held-out accuracy and F1 of each fit
-over halvings and folds, and the paired difference per fold model. Test is never read.
+over halvings and folds, and per fold model the paired accuracy difference. Test is never
+read.
 """
 
 from __future__ import annotations

@@ -76,3 +76,8 @@ def test_logistic_threshold_falls_back_to_the_best_cut_when_the_fit_is_degenerat
     assert tune_threshold(separated, p, "accuracy", "logistic") == pytest.approx(0.5, abs=1e-6)
     with pytest.raises(ValueError, match="for accuracy"):
         tune_threshold(separated, p, "f1", "logistic")
+
+
+def test_logistic_threshold_with_one_score_for_all_pairs_is_the_best_cut() -> None:
+    y, p = np.array([0, 1, 1]), np.array([0.7, 0.7, 0.7])
+    assert tune_threshold(y, p, "accuracy", "logistic") == tune_threshold(y, p)
