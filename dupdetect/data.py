@@ -200,7 +200,8 @@ def read_pairs(
         _read_delimited(lines, undecodable, _LAYOUTS[fmt], require_labels, out)
     result = PairFile(name, fmt, out.pairs, out.skipped, out.problems, out.blank_lines, out.lines)
     if not result.pairs:
-        detail = f" ({result.passed_over()})" if result.passed_over() else ""
+        note = result.passed_over()
+        detail = f" ({note})" if note else ""
         raise DataError(where, None, f"no pairs found{detail}")  # e.g. (skipped 2 blank lines)
     return result
 

@@ -94,6 +94,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def rescore_dev(run_dir: str | Path) -> tuple[DupDetector, np.ndarray, np.ndarray]:
+    """A trained run's dev pairs scored again: (detector, labels, probabilities), (N,) each.
+
+    The dev pairs are drawn as training drew them (its seed, or data.split_seed). Raises
+    ValueError unless the saved threshold gives the dev accuracy training saved, so the pairs
+    are known to be the ones training held out."""
+    run = Path(run_dir)
+    detector = DupDetector.load(run, device="cpu")
+    _, dev = load_splits(detector.config, np.random.default_rng(detector.config.train.seed))
+    labels = np.array([p.label for p in dev])
+    probs = detector.predict(dev)
+    saved = json.loads((run / METRICS_FILE).read_text())["dev"]["accuracy"]
+    again = compute_metrics(labels, probs, detector.threshold)["accuracy"]
+    if abs(again - saved) > 1e-9:
+        raise ValueError(f"{run}: dev scores {again:.4f} at the saved threshold, saved {saved:.4f}")
+    return detector, labels, probs
+
+
 def _read(path: str, cfg: Config, what: str) -> PairFile:
     pf = read_pairs(path, cfg.data.format, skip_bad=cfg.data.skip_bad_rows)
     note = pf.passed_over()

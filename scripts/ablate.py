@@ -86,20 +86,12 @@ def out_of_fold(out: Path) -> dict:
     training held out."""
     cache = out / "oof.json"
     if not cache.exists():
-        import numpy as np
+        from dupdetect.train import rescore_dev
 
-        from dupdetect import DupDetector
-        from dupdetect.evaluate import compute_metrics
-        from dupdetect.train import load_splits
-
-        detector = DupDetector.load(out, device="cpu")
-        _, dev = load_splits(detector.config, np.random.default_rng(0))  # split_seed is set
-        labels = np.array([p.label for p in dev])
-        probs = detector.predict(dev)
-        saved = json.loads((out / "metrics.json").read_text())["dev"]["accuracy"]
-        again = compute_metrics(labels, probs, detector.threshold)["accuracy"]
-        if abs(again - saved) > 1e-9:
-            raise SystemExit(f"{out}: held-out fold scores {again:.4f}, training saved {saved:.4f}")
+        try:
+            detector, labels, probs = rescore_dev(out)
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
         record = {
             "threshold": detector.threshold,
             "labels": labels.tolist(),

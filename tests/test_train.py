@@ -15,6 +15,7 @@ from dupdetect import DupDetector
 from dupdetect.config import Config, ConfigError
 from dupdetect.data import DataError, Pair, read_pairs
 from dupdetect.distill import distill_targets
+from dupdetect.evaluate import compute_metrics
 from dupdetect.model import Ensemble
 from dupdetect.model.ensemble import mean_probability_logit
 from dupdetect.plot import plot_run
@@ -549,3 +550,22 @@ def test_teacher_file_problems_name_the_file_and_line(
     _teacher_file(clean, dev_rows, lambda i, y: 0.5, dev=True)
     distill_targets(str(clean), train_pairs, dev_pairs, labels, 0.5)
     assert "dev metrics will be optimistic" not in caplog.text
+
+
+def test_rescore_dev_gives_the_dev_pairs_training_held_out(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    from dupdetect.train import rescore_dev
+
+    out = tmp_path / "model"
+    result = train(tiny_config, out)
+    detector, labels, probs = rescore_dev(out)
+    assert len(labels) == len(probs) == result.dev_metrics["pairs"]
+    again = compute_metrics(labels, probs, detector.threshold)
+    for key in ("accuracy", "f1", "roc_auc", "log_loss"):
+        assert again[key] == pytest.approx(result.dev_metrics[key])
+    metrics = json.loads((out / "metrics.json").read_text())
+    metrics["dev"]["accuracy"] -= 0.1  # as if another split had been held out
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ValueError, match="at the saved threshold"):
+        rescore_dev(out)
