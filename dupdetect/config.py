@@ -124,6 +124,10 @@ class TrainConfig:
     # Also add every word of the vectors file to the vocabulary (beyond max_vocab), so words
     # never seen in training still get their pretrained vector instead of [UNK].
     vectors_vocab: bool = False
+    # > 0: with vectors_vocab, only the file's first N words join the vocabulary (files list
+    # the most frequent words first, as GloVe's and word2vec's do; scripts/minilm_vectors.py
+    # --top-words N writes a general word list there, before the training texts' own words).
+    vectors_vocab_limit: int = 0
     # alpha > 0: in training, a word seen c times in the training texts stands in for an
     # unseen word (its hash bucket with tokenizer.oov_buckets, else [UNK]) with probability
     # alpha / (alpha + c), in both texts of a pair at once (dupdetect/word_dropout.py), so the
@@ -316,6 +320,13 @@ def _validate(cfg: Config) -> None:
         )
     if cfg.train.vectors_vocab and not cfg.train.vectors:
         raise ConfigError("train.vectors_vocab: needs train.vectors (a vectors file)")
+    if cfg.train.vectors_vocab_limit < 0:
+        raise ConfigError(
+            f"train.vectors_vocab_limit: must be >= 0 (0: every word), "
+            f"got {cfg.train.vectors_vocab_limit}"
+        )
+    if cfg.train.vectors_vocab_limit and not cfg.train.vectors_vocab:
+        raise ConfigError("train.vectors_vocab_limit: needs train.vectors_vocab=true")
     if not 0.0 <= cfg.train.distill_weight <= 1.0:
         raise ConfigError(
             f"train.distill_weight: must be in [0, 1], got {cfg.train.distill_weight}"

@@ -243,7 +243,7 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     device = resolve_device(tc.device)
 
     train_pairs, dev_pairs = load_splits(cfg, rng)
-    extra = vector_words(tc.vectors) if tc.vectors_vocab and tc.vectors else []
+    extra = vector_words(tc.vectors, tc.vectors_vocab_limit) if tc.vectors_vocab else []
     tok = build_tokenizer(
         [t for p in train_pairs for t in (p.text_a, p.text_b)], cfg.tokenizer, extra
     )

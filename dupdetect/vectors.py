@@ -50,9 +50,14 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise VectorsError(f"{path}: not UTF-8 text ({e.reason})") from None
 
 
-def vector_words(path: str | Path) -> list[str]:
-    """The words of a vectors file, in file order."""
-    return [parts[0] for _, parts in _records(Path(path))]
+def vector_words(path: str | Path, limit: int = 0) -> list[str]:
+    """The words of a vectors file, in file order; only the first `limit` if > 0."""
+    words = []
+    for _, parts in _records(Path(path)):
+        if limit and len(words) == limit:
+            break
+        words.append(parts[0])
+    return words
 
 
 def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> VectorCoverage:

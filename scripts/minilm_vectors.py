@@ -21,6 +21,14 @@ use with `train.vectors_vocab=true`) gets a 384-d vector:
   sentences, not alone; static vectors aggregated over contexts beat single-context ones
   (Bommasani et al., ACL 2020). Pass only training files: the vectors see their sentences.
 
+`--top-words N` puts the N most frequent English words (the `wordfreq` package's list,
+normalised and split as dupdetect's tokenizer does) first in the file, in frequency order,
+and the pair files' other words after them. With `train.vectors_vocab=true
+train.vectors_vocab_limit=N` the vocabulary is then the training words plus that list, which
+the frozen vectors make useful: a word never seen in training keeps its own vector rather
+than [UNK]'s, while the pair files' rarer words (dev's and other folds' among them) join the
+vocabulary only where training saw them, as unseen test words would.
+
 `--encoder DIR` takes another sentence-transformers directory instead of the packaged MiniLM
 (docs/results-log.md tried all-mpnet-base-v2 this way, with `--contextual`; vectors are then
 its width, 768). The default table mode assumes a BERT-style checkpoint, as MiniLM's is.
@@ -82,6 +90,12 @@ def main() -> None:
         action="store_true",
         help="also every whole word of MiniLM's WordPiece vocabulary (for train.vectors_vocab)",
     )
+    parser.add_argument(
+        "--top-words",
+        type=int,
+        metavar="N",
+        help="first in the file: the N most frequent English words (needs wordfreq)",
+    )
     args = parser.parse_args()
     root = args.encoder or minilm_dir()
     if not (root / "model.safetensors").is_file():
@@ -104,7 +118,8 @@ def main() -> None:
     if args.wordpiece_words:
         entries = (root / "vocab.txt").read_text(encoding="utf-8").splitlines()
         words.update(w for w in entries if w and not w.startswith(("##", "[")))
-    vocab = sorted(words)
+    top = top_words(tok, args.top_words) if args.top_words else []
+    vocab = top + sorted(words.difference(top))
     if args.in_context:
         vectors = in_context_vectors(root, vocab, sentences, spans)
     elif args.contextual:
@@ -117,11 +132,31 @@ def main() -> None:
         for word, vector in zip(vocab, vectors, strict=True):
             out.write(word + " " + " ".join(f"{x:.5f}" for x in vector) + "\n")
     kind = "in-context" if args.in_context else "contextual" if args.contextual else "table"
+    first = f"; the first {len(top):,} are the word list" if top else ""
     print(
         f"wrote {len(vocab):,} words x {vectors.shape[1]} ({kind}, coordinate s.d. "
-        f"{vectors.std():.3f}) to {args.output}",
+        f"{vectors.std():.3f}{first}) to {args.output}",
         file=sys.stderr,
     )
+
+
+def top_words(tok: Tokenizer, n: int) -> list[str]:
+    """The n most frequent English words as dupdetect's tokenizer splits them, in order.
+
+    wordfreq's entries are normalised and pre-tokenised like the texts ("don't" gives "don",
+    "'", "t"); each piece counts once, at its first appearance.
+    """
+    try:
+        from wordfreq import iter_wordlist
+    except ImportError:
+        sys.exit("minilm_vectors: --top-words needs the wordfreq package: pip install wordfreq")
+    seen: dict[str, None] = {}  # ordered set
+    for entry in iter_wordlist("en", wordlist="large"):
+        for piece, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(entry)):
+            seen.setdefault(piece)
+            if len(seen) == n:
+                return list(seen)
+    sys.exit(f"minilm_vectors: --top-words {n}: wordfreq's English list has only {len(seen)}")
 
 
 def table_vectors(root: Path, words: list[str]) -> np.ndarray:

@@ -53,6 +53,8 @@ def test_yaml_exponent_without_dot_is_a_float() -> None:
         ("train.decay_steps=-1", "train.decay_steps: must be >= 0"),
         ("train.label_smoothing=-0.1", "train.label_smoothing: must be in [0, 1)"),
         ("train.vectors_vocab=true", "train.vectors_vocab: needs train.vectors"),
+        ("train.vectors_vocab_limit=5", "train.vectors_vocab_limit: needs train.vectors_vocab"),
+        ("train.vectors_vocab_limit=-1", "train.vectors_vocab_limit: must be >= 0"),
         # nan passes every "< 0" check, and torch then fails with a traceback or trains on
         # garbage: non-finite numbers are refused where they are read
         ("train.lr=nan", "train.lr: expected a finite number, got 'nan'"),

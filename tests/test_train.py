@@ -297,6 +297,24 @@ def test_vectors_vocab_gives_words_unseen_in_training_their_vectors(
     assert torch.equal(row, torch.full((dim,), 0.25))
 
 
+def test_vectors_vocab_limit_adds_only_the_files_first_words(
+    tiny_config: Config, tmp_path: Path
+) -> None:
+    dim = tiny_config.model.embedding_dim
+    path = tmp_path / "glove.txt"
+    row = " ".join(["0.5"] * dim)
+    path.write_text(f"2 {dim}\nquokka {row}\nwombat {row}\nnumbat {row}\n")  # word2vec header
+    tiny_config.train.epochs = 1
+    tiny_config.train.vectors = str(path)
+    tiny_config.train.vectors_vocab = True
+    tiny_config.train.vectors_vocab_limit = 2
+    train(tiny_config, tmp_path / "m")
+    tok = DupDetector.load(tmp_path / "m").tokenizer
+    assert tok.token_to_id("quokka") is not None
+    assert tok.token_to_id("wombat") is not None
+    assert tok.token_to_id("numbat") is None  # third in the file
+
+
 def test_frozen_embedding_keeps_the_pretrained_vectors(tiny_config: Config, tmp_path: Path) -> None:
     dim = tiny_config.model.embedding_dim
     path = tmp_path / "glove.txt"
