@@ -303,7 +303,7 @@ def test_vectors_vocab_limit_adds_only_the_files_first_words(
     dim = tiny_config.model.embedding_dim
     path = tmp_path / "glove.txt"
     row = " ".join(["0.5"] * dim)
-    path.write_text(f"2 {dim}\nquokka {row}\nwombat {row}\nnumbat {row}\n")  # word2vec header
+    path.write_text(f"3 {dim}\nquokka {row}\nwombat {row}\nnumbat {row}\n")  # word2vec header
     tiny_config.train.epochs = 1
     tiny_config.train.vectors = str(path)
     tiny_config.train.vectors_vocab = True
