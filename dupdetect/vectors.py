@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -52,12 +53,8 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 def vector_words(path: str | Path, limit: int = 0) -> list[str]:
     """The words of a vectors file, in file order; only the first `limit` if > 0."""
-    words = []
-    for _, parts in _records(Path(path)):
-        if limit and len(words) == limit:
-            break
-        words.append(parts[0])
-    return words
+    words = (parts[0] for _, parts in _records(Path(path)))
+    return list(islice(words, limit or None))
 
 
 def load_vectors(path: str | Path, tok: Tokenizer, table: torch.Tensor) -> VectorCoverage:

@@ -51,7 +51,7 @@ from tokenizers import Tokenizer
 
 from dupdetect.config import TokenizerConfig
 from dupdetect.data import read_pairs
-from dupdetect.tokenizer import new_tokenizer
+from dupdetect.tokenizer import new_tokenizer, token_strings
 
 
 def minilm_dir() -> Path:
@@ -153,7 +153,7 @@ def top_words(tok: Tokenizer, n: int) -> list[str]:
         sys.exit("minilm_vectors: --top-words needs the wordfreq package: pip install wordfreq")
     seen: dict[str, None] = {}  # ordered set
     for entry in iter_wordlist("en", wordlist="large"):
-        for piece, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(entry)):
+        for piece in token_strings(tok, entry):
             seen.setdefault(piece)
             if len(seen) == n:
                 return list(seen)
