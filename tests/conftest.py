@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from dupdetect.config import Config, ModelConfig, load_config
+from dupdetect.model import ESIM
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -51,14 +52,33 @@ def tiny_model_config(
     words: bool = False,
     attention: Literal["dot", "projected"] = "dot",
     self_attention: bool = False,
+    synonym_match: bool = False,
 ) -> ModelConfig:
     return ModelConfig(
         exact_match=exact_match, overlap_features=overlap_features, composition=composition,
         comparison_dropout=comparison_dropout, dropout=dropout, words=words,
-        attention=attention, self_attention=self_attention,
+        attention=attention, self_attention=self_attention, synonym_match=synonym_match,
+        synonym_pairs=len(synonym_keys(vocab_size)) if synonym_match else 0,
         vocab_size=vocab_size, embedding_dim=8, hidden_size=6, head_hidden=5,
         embedding_dropout=0.0,
     )  # fmt: skip
+
+
+def synonym_keys(vocab_size: int) -> torch.Tensor:
+    """Made-up synonym keys for a tiny model: ids i != j >= 2 with i + j divisible by 7 are
+    synonyms (both orders, as dupdetect/wordnet.py makes them), as i * vocab_size + j."""
+    ids = range(2, vocab_size)
+    return torch.tensor(
+        [i * vocab_size + j for i in ids for j in ids if i != j and (i + j) % 7 == 0]
+    )
+
+
+def tiny_esim(cfg: ModelConfig) -> ESIM:
+    """ESIM(cfg) with its synonym keys filled in, as training fills them."""
+    model = ESIM(cfg)
+    if cfg.synonym_match:
+        model.synonym_keys.copy_(synonym_keys(cfg.vocab_size))
+    return model
 
 
 def random_ids(lengths: list[int], vocab_size: int, generator: torch.Generator) -> torch.Tensor:

@@ -6,14 +6,19 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import random_ids, tiny_model_config
+from conftest import random_ids, synonym_keys, tiny_esim, tiny_model_config
 from dupdetect.model import ESIM
 from dupdetect.model.alignment import CrossAttention
 from dupdetect.model.comparison import Comparison
 from dupdetect.model.dropout import Dropout, keep_mask
 from dupdetect.model.embedding import Embedding
 from dupdetect.model.encoder import BiLSTM
-from dupdetect.model.features import exact_match, overlap_features, token_matches
+from dupdetect.model.features import (
+    exact_match,
+    overlap_features,
+    synonym_matches,
+    token_matches,
+)
 from dupdetect.model.head import SymmetricHead
 from dupdetect.model.matcher import stack_pair
 from dupdetect.model.pooling import MeanMaxPool
@@ -24,7 +29,7 @@ def _model(seed: int = 0, **features: bool | str | float) -> ESIM:
     """A tiny model; weights that start at zero (the projected maps' Δ) are made random so
     that the tests see a model away from where training starts."""
     torch.manual_seed(seed)
-    model = ESIM(tiny_model_config(50, **features)).eval()
+    model = tiny_esim(tiny_model_config(50, **features)).eval()
     with torch.no_grad():
         for p in model.parameters():
             if p.dim() == 2 and not p.any():
@@ -45,7 +50,8 @@ def _ids(lengths: list[int], g: torch.Generator, features: dict) -> torch.Tensor
 # match and the pair-level overlap features, with characters and words, with the
 # feed-forward composition, and with it plus dropout on the comparison's inputs or on its
 # folded features (dropout on, so training takes those paths), and with learned Q/K/V
-# projections in the alignment and self-attention after the encoder.
+# projections in the alignment and self-attention after the encoder, and with WordNet
+# synonym matches beside exact ones (made-up synonym pairs: conftest.synonym_keys).
 variants = pytest.mark.parametrize(
     "features",
     [
@@ -58,6 +64,8 @@ variants = pytest.mark.parametrize(
         {"composition": "feedforward", "comparison_dropout": "folded", "dropout": 0.3},
         {"attention": "projected", "exact_match": True},
         {"attention": "projected", "self_attention": True, "exact_match": True},
+        {"exact_match": True, "synonym_match": True},
+        {"synonym_match": True, "words": True},
     ],
     ids=[
         "plain",
@@ -69,6 +77,8 @@ variants = pytest.mark.parametrize(
         "feedforward_folded_dropout",
         "projected",
         "projected_self_attention",
+        "synonyms",
+        "synonyms_words",
     ],
 )
 
@@ -267,7 +277,7 @@ def test_score_is_exactly_symmetric(features: dict[str, bool | str | float]) -> 
 @variants
 def test_every_trainable_parameter_gets_a_gradient(features: dict[str, bool | str | float]) -> None:
     torch.manual_seed(0)
-    model = ESIM(tiny_model_config(**features)).train()
+    model = tiny_esim(tiny_model_config(**features)).train()
     g = torch.Generator().manual_seed(3)
     a, b = _ids([4, 6, 2], g, features), _ids([5, 3, 7], g, features)
     loss = nn.functional.binary_cross_entropy_with_logits(model(a, b), torch.tensor([1.0, 0, 1]))
@@ -326,6 +336,28 @@ def test_exact_match_changes_the_score() -> None:
     a, b = random_ids([4, 6], 50, g), random_ids([5, 3], 50, g)
     with torch.no_grad():
         assert not torch.equal(_model(exact_match=False)(a, b), _model(exact_match=True)(a, b))
+
+
+def test_synonym_matches_mark_synonyms_in_the_other_text_never_padding() -> None:
+    keys = synonym_keys(50)  # i + j divisible by 7 (i != j, both >= 2)
+    a = torch.tensor([[3, 5, 9, 0]])  # 3 ~ 4, 11, ...; 5 ~ 2, 9, 16, ...; 9 ~ 5, 12, ...
+    b = torch.tensor([[4, 12, 0]])  # 4 ~ 3, 10, ...; 12 ~ 2, 9, 16, ...
+    in_b, in_a = exact_match(synonym_matches(a, b, keys, 50))
+    assert in_b.squeeze(-1).tolist() == [[1.0, 0.0, 1.0, 0.0]]  # 3 ~ 4, 9 ~ 12
+    assert in_a.squeeze(-1).tolist() == [[1.0, 1.0, 0.0]]
+    swapped = exact_match(synonym_matches(b, a, keys, 50))
+    assert torch.equal(swapped[0], in_a) and torch.equal(swapped[1], in_b)
+    assert not synonym_matches(a, b, keys[:0], 50).any()  # no pairs: nothing matches
+
+
+def test_synonym_match_reads_the_keys_the_model_holds() -> None:
+    g = torch.Generator().manual_seed(5)
+    a, b = random_ids([4, 6], 50, g), random_ids([5, 3], 50, g)
+    model = _model(synonym_match=True)
+    with torch.no_grad():
+        before = model(a, b)
+        model.synonym_keys.fill_(-1)  # a key no pair has: the feature is 0 everywhere
+        assert not torch.equal(before, model(a, b))
 
 
 def test_overlap_features_count_shared_unigrams_and_bigrams_and_are_symmetric() -> None:

@@ -23,9 +23,20 @@ def token_matches(a_ids: torch.Tensor, b_ids: torch.Tensor) -> torch.Tensor:
     return (a_ids.unsqueeze(2) == b_ids.unsqueeze(1)) & known  # (B, La, Lb)
 
 
+def synonym_matches(
+    a_ids: torch.Tensor, b_ids: torch.Tensor, keys: torch.Tensor, vocab_size: int
+) -> torch.Tensor:
+    """(B, La), (B, Lb) -> (B, La, Lb) bool: a_ids[b, i] and b_ids[b, j] are WordNet synonyms.
+
+    `keys` (P,) int64 holds i * vocab_size + j for every synonym pair (i, j) of the
+    vocabulary, both orders (dupdetect/wordnet.py), so the matrix is symmetric in a and b."""
+    pairs = a_ids.unsqueeze(2) * vocab_size + b_ids.unsqueeze(1)  # (B, La, Lb)
+    return torch.isin(pairs, keys)  # (B, La, Lb)
+
+
 def exact_match(same: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, La, Lb) token matches -> (B, La, 1), (B, Lb, 1) float: 1 where a token of one
-    text occurs in the other."""
+    text occurs in the other (or, given synonym_matches, has a synonym there)."""
     return same.any(2).unsqueeze(-1).float(), same.any(1).unsqueeze(-1).float()
 
 

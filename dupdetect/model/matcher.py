@@ -21,6 +21,7 @@ from dupdetect.model.features import (
     N_OVERLAP_FEATURES,
     exact_match,
     overlap_features,
+    synonym_matches,
     token_matches,
 )
 from dupdetect.model.head import SymmetricHead
@@ -50,7 +51,9 @@ class ESIM(nn.Module):
         self.config = cfg
         e, h = cfg.embedding_dim, cfg.hidden_size
         self.embedding = Embedding(cfg.vocab_size, e, cfg.embedding_dropout, cfg.words)
-        self.encoder = BiLSTM(e + int(cfg.exact_match), h)
+        self.encoder = BiLSTM(e + int(cfg.exact_match) + int(cfg.synonym_match), h)
+        if cfg.synonym_match:  # (P,) int64 i * vocab_size + j, sorted; filled when training
+            self.register_buffer("synonym_keys", torch.zeros(cfg.synonym_pairs, dtype=torch.long))
         self.self_attention = SelfAttention(2 * h) if cfg.self_attention else None
         self.alignment = CrossAttention(2 * h, projected=cfg.attention == "projected")
         self.comparison = Comparison(2 * h, h, cfg.dropout, cfg.comparison_dropout)
@@ -71,6 +74,9 @@ class ESIM(nn.Module):
         x = self.embedding(ids)  # (2B, L, E)
         if self.config.exact_match:
             x = torch.cat([x, torch.cat(exact_match(same))], dim=-1)  # (2B, L, E + 1)
+        if self.config.synonym_match:
+            near = synonym_matches(*tokens.chunk(2), self.synonym_keys, self.config.vocab_size)
+            x = torch.cat([x, torch.cat(exact_match(near))], dim=-1)  # (2B, L, E + 1 or 2)
         x = self.encoder(x, mask)  # (2B, L, 2H)
         if self.self_attention is not None:
             x = self.self_attention(x, mask)  # (2B, L, 2H)
